@@ -1,0 +1,79 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Evaluate a checkpoint with the config's test loop and evaluator.
+
+Same flags as mmdet3d's ``tools/test.py``::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] \
+        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+import os
+import os.path as osp
+
+import _bootstrap  # noqa: F401  (repository root first on sys.path)
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line (mmdet3d's test flags)."""
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument(
+        '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, xxx=yyy format')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main() -> None:
+    """Build the runner from the config and run its test loop."""
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise KeyError('--tta needs `tta_model` and `tta_pipeline` in '
+                           f'the config {args.config}')
+        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+        test_data_cfg = cfg.test_dataloader.dataset
+        while 'dataset' in test_data_cfg:
+            test_data_cfg = test_data_cfg['dataset']
+        test_data_cfg.pipeline = cfg.tta_pipeline
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
