@@ -11,7 +11,7 @@ SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
 
 @pytest.fixture(scope='session')
 def repo_root() -> Path:
-    """The repository root (the folder holding ``projects/`` and ``tools/``)."""
+    """The repository root (holding ``projects/`` and ``tools/``)."""
     return REPO_ROOT
 
 

@@ -52,8 +52,9 @@ def main() -> None:
     # `tools` is a namespace package in both this repository and the wheel,
     # so `tools.dataset_converters` resolves to the wheel's converters.
     sys.path.insert(1, osp.dirname(tools_dir))
-    from tools.dataset_converters import update_infos_to_v2
     from nuscenes import NuScenes
+
+    from tools.dataset_converters import update_infos_to_v2
 
     root_path = root_path_from_argv(sys.argv[1:])
 

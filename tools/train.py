@@ -130,8 +130,10 @@ def main() -> None:
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
-    print_log(f'Training finished; checkpoints and logs are in '
-              f'{osp.abspath(cfg.work_dir)}', logger='current')
+    print_log(
+        f'Training finished; checkpoints and logs are in '
+        f'{osp.abspath(cfg.work_dir)}',
+        logger='current')
 
 
 if __name__ == '__main__':

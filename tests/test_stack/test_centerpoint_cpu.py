@@ -6,7 +6,6 @@ CPU forward and backward, and the compatibility fixes together: the model is
 built from mmdet3d's own config through an ``mmdet3d::`` base.
 """
 import numpy as np
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
@@ -39,8 +38,9 @@ def make_batch(num_points: int = 1500, seed: int = 0) -> dict:
             metainfo=dict(box_type_3d=LiDARInstance3DBoxes))
         sample.gt_instances_3d = gt
         samples.append(sample)
-    return dict(inputs=dict(points=[d['points'] for d in inputs]),
-                data_samples=samples)
+    return dict(
+        inputs=dict(points=[d['points'] for d in inputs]),
+        data_samples=samples)
 
 
 def test_stock_centerpoint_train_and_predict_step_on_cpu(tmp_path):
@@ -55,8 +55,8 @@ def test_stock_centerpoint_train_and_predict_step_on_cpu(tmp_path):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    optim = build_optim_wrapper(
-        model, dict(optimizer=dict(type='AdamW', lr=1e-3)))
+    optim = build_optim_wrapper(model,
+                                dict(optimizer=dict(type='AdamW', lr=1e-3)))
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
 
     model.train()
@@ -65,7 +65,8 @@ def test_stock_centerpoint_train_and_predict_step_on_cpu(tmp_path):
     assert np.isfinite(loss) and loss > 0
     # gradients reached the sparse (spconv) middle encoder and the head
     changed = {
-        n for n, p in model.named_parameters()
+        n
+        for n, p in model.named_parameters()
         if not torch.equal(before[n], p.detach())
     }
     assert any(n.startswith('pts_middle_encoder.') for n in changed)

@@ -74,8 +74,7 @@ def _save_runner_checkpoint(tmp_path) -> str:
 
 
 def test_mmengine_checkpoint_needs_loading_fix(tmp_path):
-    from mmengine.runner.checkpoint import (CheckpointLoader,
-                                            _load_checkpoint,
+    from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
                                             load_from_local)
     ckpt = _save_runner_checkpoint(tmp_path)
     with pytest.raises(pickle.UnpicklingError, match='weights_only'):
