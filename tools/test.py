@@ -4,13 +4,15 @@
 Same flags as mmdet3d's ``tools/test.py``::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] \
-        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+        [--metrics-out FILE.json] [--cfg-options key=value ...] \
+        [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
 import os
 import os.path as osp
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
+import mmengine
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -26,6 +28,9 @@ def parse_args() -> argparse.Namespace:
         help='the directory to save the file containing evaluation metrics')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--metrics-out',
+        help='also write the evaluation metrics to this JSON file')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -72,7 +77,16 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.test()
+    metrics = runner.test()
+    if args.metrics_out:
+        mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
+        mmengine.dump(
+            {
+                k: float(v) if isinstance(v, (int, float)) else v
+                for k, v in metrics.items()
+            },
+            args.metrics_out,
+            indent=2)
 
 
 if __name__ == '__main__':
