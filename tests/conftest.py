@@ -1,9 +1,18 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Fixtures shared by the whole test suite."""
+"""Fixtures shared by the whole test suite.
+
+Besides paths, a tiny synthetic nuScenes v1.0-mini release (and its info pkls
+made by mmdet3d's converters) is generated once per session.
+"""
 import os.path as osp
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from projects.DOS.dos.datasets.synthetic_nuscenes import (
+    LidarConfig, SyntheticNuScenesConfig, generate_synthetic_nuscenes)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
@@ -26,3 +35,50 @@ def shared_data() -> Path:
         pytest.skip(f'real sample frames not found at {SHARED_DATA} '
                     '(only present on the project machines)')
     return SHARED_DATA
+
+
+@pytest.fixture(scope='session')
+def synthetic_nuscenes_config() -> SyntheticNuScenesConfig:
+    """Settings of the tiny release: two scenes (scene-0061 in mini_train,
+    scene-0103 in mini_val), 3 samples with 2 sweeps before each keyframe,
+    objects close to the ego so all 10 classes are in evaluation range,
+    half the azimuth resolution for speed."""
+    return SyntheticNuScenesConfig(
+        seed=0,
+        num_scenes=2,
+        samples_per_scene=3,
+        sweeps_per_sample=2,
+        objects_per_scene=80,
+        placement_radius=40.0,
+        lidar=LidarConfig(azimuth_steps=542))
+
+
+@pytest.fixture(scope='session')
+def synthetic_nuscenes_root(
+        tmp_path_factory: pytest.TempPathFactory,
+        synthetic_nuscenes_config: SyntheticNuScenesConfig) -> str:
+    """Root of a tiny synthetic nuScenes v1.0-mini release."""
+    root = str(tmp_path_factory.mktemp('synthetic_nuscenes'))
+    generate_synthetic_nuscenes(root, synthetic_nuscenes_config)
+    return root
+
+
+@pytest.fixture(scope='session')
+def synthetic_nuscenes_infos(synthetic_nuscenes_root: str) -> str:
+    """The tiny release converted by ``tools/create_data.py nuscenes``
+    (mmdet3d's converters); returns the dataset root holding the pkls."""
+    root = synthetic_nuscenes_root
+    result = subprocess.run([
+        sys.executable,
+        str(REPO_ROOT / 'tools' / 'create_data.py'), 'nuscenes',
+        '--root-path', root, '--out-dir', root, '--extra-tag', 'nuscenes',
+        '--version', 'v1.0-mini', '--max-sweeps', '2'
+    ],
+                            cwd=root,
+                            capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        raise RuntimeError('tools/create_data.py failed on the synthetic '
+                           f'set:\n{result.stdout[-2000:]}\n'
+                           f'{result.stderr[-4000:]}')
+    return root

@@ -1,0 +1,84 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+# DOS pretraining demo on the synthetic nuScenes-format dataset, on a CPU in a
+# few minutes (the README's main command):
+#
+#   python tools/train.py projects/DOS/configs/dos_pretrain_synthetic.py
+#
+# Same method and pipeline as dos_pretrain_nus.py (0.05 m grid, 1 m blocks,
+# 70 % masked, K = 1024, alpha = 1.3, 0.2 m supervision) with the small PTv3
+# preset (the sizes of configs/_base_/models/ptv3_small.py), 2 scenes per
+# batch, crops capped at 2048 points and 100 iterations. The lr is not
+# scaled down with the batch (that would give 8e-5): the demo is meant to
+# show the loss going down within minutes.
+_base_ = ['./dos_pretrain_nus.py']
+
+data_root = 'data/synthetic_nuscenes/'
+max_iters = 100
+base_lr = 1e-3
+
+train_pipeline = [
+    dict(
+        type='LoadPointsFromFileChecked',
+        coord_type='LIDAR',
+        load_dim=5,
+        use_dim=4,
+        point_cloud_range={{_base_.point_cloud_range}},
+        skip_bad_frames=True),
+    dict(type='GridSample', grid_size={{_base_.grid_size}}, mode='train'),
+    dict(
+        type='DOSMultiViewAug',
+        view_transforms={{_base_.view_transforms}},
+        grid_size={{_base_.grid_size}},
+        num_views=2,
+        crop_scale=(0.4, 1.0),
+        max_crop_points=2048,
+        mask_block_size={{_base_.mask_block_size}}),
+    dict(type='PackDOSInputs', attribute_scale=1 / 255.)
+]
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+
+model = dict(
+    backbone=dict(
+        enc_depths=(1, 1, 1, 1, 1),
+        enc_channels=(16, 32, 64, 128, 256),
+        enc_num_head=(1, 2, 4, 8, 16),
+        enc_patch_size=128,
+        drop_path=0.0,
+        enable_flash=False),
+    head=dict(hidden_channels=1024))
+
+optim_wrapper = dict(optimizer=dict(lr=base_lr))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=base_lr * 1e-2,
+        by_epoch=False,
+        begin=10,
+        end=max_iters),
+    dict(
+        type='CosineAnnealingParamScheduler',
+        param_name='weight_decay',
+        eta_min=0.2,
+        by_epoch=False,
+        begin=0,
+        end=max_iters),
+]
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(
+        type='CheckpointHook', interval=50, by_epoch=False, max_keep_ckpts=2))
+log_processor = dict(window_size=10, by_epoch=False)
+custom_hooks = [
+    dict(
+        type='DOSScheduleHook',
+        teacher_temp=(0.04, 0.07),
+        teacher_temp_warmup=0.05),
+    dict(type='DOSDiagnosticsHook', interval=10),
+]

@@ -1,0 +1,12 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .checked_loading import BadPointCloudError, LoadPointsFromFileChecked
+from .dos_views import DOSMultiViewAug
+from .grid_sample import GridSample, compute_grid_coord
+from .pack_dos_inputs import PackDOSInputs
+from .photometric import RandomColorJitter, RandomIntensityJitter
+
+__all__ = [
+    'BadPointCloudError', 'LoadPointsFromFileChecked', 'DOSMultiViewAug',
+    'GridSample', 'compute_grid_coord', 'PackDOSInputs', 'RandomColorJitter',
+    'RandomIntensityJitter'
+]
