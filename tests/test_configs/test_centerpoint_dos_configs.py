@@ -26,6 +26,7 @@ PAIRS = [
 
 
 def load(name: str) -> Config:
+    """The project config ``name``."""
     return Config.fromfile(osp.join(CONFIGS, name))
 
 
