@@ -9,3 +9,4 @@ from . import compat  # noqa: F401  (must run before the modules below)
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403

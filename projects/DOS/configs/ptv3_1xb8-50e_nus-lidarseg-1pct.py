@@ -1,0 +1,7 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+# Label efficiency: the from-scratch baseline ptv3_1xb8-50e_nus-lidarseg.py
+# on the same 1 % of the training scenes as
+# dos-ptv3_ft_1xb8-50e_nus-lidarseg-1pct.py.
+_base_ = ['./ptv3_1xb8-50e_nus-lidarseg.py']
+
+train_dataloader = dict(dataset=dict(ann_file='nuscenes_1pct_infos_train.pkl'))
