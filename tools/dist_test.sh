@@ -1,25 +1,13 @@
 #!/usr/bin/env bash
-# Distributed testing with torchrun.
+# Distributed testing with torchrun (launch and environment variables as in
+# tools/dist_run.sh).
 #   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args...]
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PY="${PYTHON:-python}"
 
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-"$PY" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$ROOT/tools/test.py" \
+exec bash "$(dirname "$0")/dist_run.sh" "$GPUS" test.py \
     "$CONFIG" \
     "$CHECKPOINT" \
     --launcher pytorch "${@:4}"

@@ -33,13 +33,46 @@ import json
 import os.path as osp
 import pickle
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
 import numpy as np
 
 MODES = ('interval', 'scene', 'random')
 INFO_SUFFIX = '_infos_train.pkl'
+
+
+def build_arg_parser(description: str, infos_help: str, ratio_help: str,
+                     selection: Tuple[str, dict],
+                     data_root_help: str) -> argparse.ArgumentParser:
+    """The command line of the label-subset tools (this one and
+    ``tools/make_seg_subset.py``): ``infos``, ``--ratio``, the tool's own
+    selection option, ``--seed``, ``--tag`` and ``--data-root``.
+
+    Args:
+        description (str): Parser description.
+        infos_help (str): Help of the ``infos`` positional.
+        ratio_help (str): Help of ``--ratio``.
+        selection (tuple[str, dict]): Flag and ``add_argument`` keywords of
+            the option choosing how frames are selected (``--mode`` here,
+            ``--dataset`` in ``make_seg_subset.py``).
+        data_root_help (str): Help of ``--data-root``.
+
+    Returns:
+        argparse.ArgumentParser: The parser.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('infos', help=infos_help)
+    parser.add_argument('--ratio', type=float, required=True, help=ratio_help)
+    flag, kwargs = selection
+    parser.add_argument(flag, **kwargs)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--tag',
+        default=None,
+        help='output prefix (default: <infos prefix>_<percent>pct)')
+    parser.add_argument('--data-root', default=None, help=data_root_help)
+    return parser
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,25 +85,104 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: ``infos``, ``ratio``, ``mode``, ``seed``,
         ``tag``, ``data_root``.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('infos', help='nuScenes train infos (.pkl, v2)')
-    parser.add_argument(
-        '--ratio',
-        type=float,
-        required=True,
-        help='share of the frames to keep, in (0, 1]')
-    parser.add_argument('--mode', default='interval', help=f'one of {MODES}')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--tag',
-        default=None,
-        help='output prefix (default: <infos prefix>_<percent>pct)')
-    parser.add_argument(
-        '--data-root',
-        default=None,
-        help='dataset root holding the points and the devkit tables '
-        '(default: the folder of the infos); outputs are written there')
+    parser = build_arg_parser(
+        __doc__.splitlines()[0],
+        infos_help='nuScenes train infos (.pkl, v2)',
+        ratio_help='share of the frames to keep, in (0, 1]',
+        selection=('--mode', dict(default='interval', help=f'one of {MODES}')),
+        data_root_help='dataset root holding the points and the devkit '
+        'tables (default: the folder of the infos); outputs are written '
+        'there')
     return parser.parse_args(argv)
+
+
+def check_source(infos: str, ratio: float) -> None:
+    """Check the source infos file exists and the ratio is in (0, 1].
+
+    Args:
+        infos (str): Source train infos.
+        ratio (float): Share of the frames to keep.
+
+    Raises:
+        FileNotFoundError: ``infos`` does not exist.
+        ValueError: ``ratio`` outside (0, 1].
+    """
+    if not osp.isfile(infos):
+        raise FileNotFoundError(f'infos {infos} does not exist')
+    if not 0 < ratio <= 1:
+        raise ValueError(f'--ratio must be in (0, 1], got {ratio}')
+
+
+def resolve_output(infos: str, ratio: float, tag: Optional[str],
+                   data_root: Optional[str]) -> Tuple[str, str, str]:
+    """Dataset root, output prefix and output infos path of a subset.
+
+    Args:
+        infos (str): Source train infos.
+        ratio (float): Share of the frames to keep.
+        tag (str, optional): Output prefix; default :func:`default_tag`.
+        data_root (str, optional): Dataset root; default the infos' folder.
+
+    Returns:
+        tuple[str, str, str]: ``data_root``, ``tag`` and
+        ``<data_root>/<tag>_infos_train.pkl``.
+
+    Raises:
+        ValueError: The output would overwrite the source.
+    """
+    data_root = data_root or osp.dirname(osp.abspath(infos))
+    tag = tag or default_tag(infos, ratio)
+    info_path = osp.join(data_root, f'{tag}{INFO_SUFFIX}')
+    if osp.abspath(info_path) == osp.abspath(infos):
+        raise ValueError(f'--tag {tag!r} would overwrite the source {infos}')
+    return data_root, tag, info_path
+
+
+def load_source(infos: str) -> Tuple[List[dict], dict]:
+    """Read mmdet3d v2 infos.
+
+    Args:
+        infos (str): Infos pickle with ``metainfo`` and ``data_list``.
+
+    Returns:
+        tuple[list[dict], dict]: The ``data_list`` and a copy of the
+        ``metainfo`` (empty when absent).
+
+    Raises:
+        ValueError: The file holds no non-empty ``data_list``.
+    """
+    with open(infos, 'rb') as f:
+        source = pickle.load(f)
+    if not isinstance(source, dict) or not source.get('data_list'):
+        raise ValueError(f'infos {infos} is not mmdet3d v2 infos with a '
+                         "non-empty 'data_list' (run tools/create_data.py)")
+    return source['data_list'], dict(source.get('metainfo', {}))
+
+
+def subset_record(infos: str, mode: str, ratio: float, seed: int,
+                  num_source_frames: int, kept: List[int]) -> dict:
+    """The provenance fields every subset's ``metainfo['subset']`` has.
+
+    Args:
+        infos (str): Source train infos.
+        mode (str): Selection mode.
+        ratio (float): Requested share.
+        seed (int): Seed of the selection.
+        num_source_frames (int): Frames in the source.
+        kept (list[int]): Kept frame indices.
+
+    Returns:
+        dict: ``mode``, ``ratio``, ``seed``, ``source`` (absolute path),
+        ``num_source_frames``, ``num_frames`` and ``kept_ratio``.
+    """
+    return dict(
+        mode=mode,
+        ratio=ratio,
+        seed=seed,
+        source=osp.abspath(infos),
+        num_source_frames=num_source_frames,
+        num_frames=len(kept),
+        kept_ratio=len(kept) / num_source_frames)
 
 
 def default_tag(infos: str, ratio: float) -> str:
@@ -202,40 +314,20 @@ def make_label_subset(infos: str,
             without ``data_list``, or an output that would overwrite the
             source.
     """
-    if not osp.isfile(infos):
-        raise FileNotFoundError(f'infos {infos} does not exist')
-    if not 0 < ratio <= 1:
-        raise ValueError(f'--ratio must be in (0, 1], got {ratio}')
+    check_source(infos, ratio)
     if mode not in MODES:
         raise ValueError(f'--mode must be one of {MODES}, got {mode!r}')
-    data_root = data_root or osp.dirname(osp.abspath(infos))
-    tag = tag or default_tag(infos, ratio)
-    info_path = osp.join(data_root, f'{tag}{INFO_SUFFIX}')
-    if osp.abspath(info_path) == osp.abspath(infos):
-        raise ValueError(f'--tag {tag!r} would overwrite the source {infos}')
+    data_root, tag, info_path = resolve_output(infos, ratio, tag, data_root)
 
-    with open(infos, 'rb') as f:
-        source = pickle.load(f)
-    if not isinstance(source, dict) or not source.get('data_list'):
-        raise ValueError(f'infos {infos} is not mmdet3d v2 infos with a '
-                         "non-empty 'data_list' (run tools/create_data.py)")
-    data_list = source['data_list']
-    metainfo = dict(source.get('metainfo', {}))
+    data_list, metainfo = load_source(infos)
     tokens = [info['token'] for info in data_list]
     scene_tokens = (
         read_scene_tokens(data_root, metainfo.get('version', ''), tokens)
         if mode == 'scene' else None)
     kept = select_frames(len(data_list), ratio, mode, seed, scene_tokens)
 
-    subset = dict(
-        mode=mode,
-        ratio=ratio,
-        seed=seed,
-        source=osp.abspath(infos),
-        num_source_frames=len(data_list),
-        num_frames=len(kept),
-        kept_ratio=len(kept) / len(data_list),
-        tokens=[tokens[i] for i in kept])
+    subset = subset_record(infos, mode, ratio, seed, len(data_list), kept)
+    subset['tokens'] = [tokens[i] for i in kept]
     if scene_tokens is not None:
         subset['scene_tokens'] = sorted({scene_tokens[i] for i in kept})
     metainfo['subset'] = subset

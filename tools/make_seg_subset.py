@@ -23,14 +23,14 @@ its ``metainfo['subset']`` records ``mode='scene'``, ``ratio``, ``seed``,
 ``tokens`` (kept sample tokens, nuScenes) and ``scene_tokens`` (kept scenes).
 """
 import argparse
-import os.path as osp
 import re
 from typing import List, Optional, Sequence
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
 import mmengine
-from make_label_subset import (INFO_SUFFIX, default_tag, read_scene_tokens,
-                               select_frames)
+from make_label_subset import (build_arg_parser, check_source, load_source,
+                               read_scene_tokens, resolve_output,
+                               select_frames, subset_record)
 
 DATASETS = ('nuscenes', 'semantickitti')
 SEQUENCE_PATTERN = re.compile(r'sequences/([^/]+)/')
@@ -89,25 +89,13 @@ def make_seg_subset(infos: str,
         ValueError: Bad ``ratio`` or ``dataset``, infos without frames, or
             an output that would overwrite the source.
     """
-    if not osp.isfile(infos):
-        raise FileNotFoundError(f'infos {infos} does not exist')
-    if not 0 < ratio <= 1:
-        raise ValueError(f'--ratio must be in (0, 1], got {ratio}')
+    check_source(infos, ratio)
     if dataset not in DATASETS:
         raise ValueError(f'--dataset must be one of {DATASETS}, got '
                          f'{dataset!r}')
-    data_root = data_root or osp.dirname(osp.abspath(infos))
-    tag = tag or default_tag(infos, ratio)
-    info_path = osp.join(data_root, f'{tag}{INFO_SUFFIX}')
-    if osp.abspath(info_path) == osp.abspath(infos):
-        raise ValueError(f'--tag {tag!r} would overwrite the source {infos}')
+    data_root, tag, info_path = resolve_output(infos, ratio, tag, data_root)
 
-    source = mmengine.load(infos)
-    if not isinstance(source, dict) or not source.get('data_list'):
-        raise ValueError(f'infos {infos} is not mmdet3d v2 infos with a '
-                         "non-empty 'data_list' (run tools/create_data.py)")
-    data_list = source['data_list']
-    metainfo = dict(source.get('metainfo', {}))
+    data_list, metainfo = load_source(infos)
     if dataset == 'nuscenes':
         tokens = [info['token'] for info in data_list]
         scenes = read_scene_tokens(data_root, metainfo.get('version', ''),
@@ -117,16 +105,8 @@ def make_seg_subset(infos: str,
         scenes = semantickitti_sequences(data_list)
     kept = select_frames(len(data_list), ratio, 'scene', seed, scenes)
 
-    subset = dict(
-        mode='scene',
-        ratio=ratio,
-        seed=seed,
-        source=osp.abspath(infos),
-        num_source_frames=len(data_list),
-        num_frames=len(kept),
-        kept_ratio=len(kept) / len(data_list),
-        scene_tokens=sorted({scenes[i]
-                             for i in kept}))
+    subset = subset_record(infos, 'scene', ratio, seed, len(data_list), kept)
+    subset['scene_tokens'] = sorted({scenes[i] for i in kept})
     if tokens is not None:
         subset['tokens'] = [tokens[i] for i in kept]
     metainfo['subset'] = subset
@@ -146,24 +126,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: ``infos``, ``ratio``, ``dataset``, ``seed``,
         ``tag``, ``data_root``.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('infos', help='train infos (.pkl, mmdet3d v2)')
-    parser.add_argument(
-        '--ratio',
-        type=float,
-        required=True,
-        help='share of the frames to cover with whole scenes, in (0, 1]')
-    parser.add_argument('--dataset', choices=DATASETS, default='nuscenes')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--tag',
-        default=None,
-        help='output prefix (default: <infos prefix>_<percent>pct)')
-    parser.add_argument(
-        '--data-root',
-        default=None,
-        help='dataset root holding the nuScenes devkit tables (default: the '
-        'folder of the infos); the output is written there')
+    parser = build_arg_parser(
+        __doc__.splitlines()[0],
+        infos_help='train infos (.pkl, mmdet3d v2)',
+        ratio_help='share of the frames to cover with whole scenes, in (0, 1]',
+        selection=('--dataset', dict(choices=DATASETS, default='nuscenes')),
+        data_root_help='dataset root holding the nuScenes devkit tables '
+        '(default: the folder of the infos); the output is written there')
     return parser.parse_args(argv)
 
 

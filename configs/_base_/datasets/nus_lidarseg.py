@@ -11,8 +11,10 @@
 # (x, y, z, intensity); no range crop, so evaluation covers every labelled
 # point (the model's data preprocessor voxelises at 0.05 m and maps the
 # predictions back to all points). Training augmentation as PTv3/Sonata on
-# nuScenes: rotation about z in [-pi, pi], scale [0.9, 1.1], x/y flips,
-# jitter sigma 0.005 m clipped to 0.02 m.
+# nuScenes (ptv3_train_defaults.py): rotation about z in [-pi, pi], scale
+# [0.9, 1.1], x/y flips, jitter sigma 0.005 m clipped to 0.02 m.
+_base_ = ['./ptv3_train_defaults.py']
+
 dataset_type = 'NuScenesLidarSegDataset'
 data_root = 'data/nuscenes/'
 class_names = [
@@ -22,44 +24,28 @@ class_names = [
 ]
 metainfo = dict(classes=class_names)
 ignore_index = 16
-input_modality = dict(use_lidar=True, use_camera=False)
 data_prefix = dict(
     pts='samples/LIDAR_TOP',
     img='',
     pts_semantic_mask='lidarseg/v1.0-trainval')
-backend_args = None
 
 load_points = dict(
     type='LoadPointsFromFile',
     coord_type='LIDAR',
     load_dim=5,
     use_dim=4,
-    backend_args=backend_args)
+    backend_args=_base_.backend_args)
 load_labels = dict(
     type='LoadAnnotations3D',
     with_bbox_3d=False,
     with_label_3d=False,
     with_seg_3d=True,
     seg_3d_dtype='np.uint8',
-    backend_args=backend_args)
+    backend_args=_base_.backend_args)
 
 train_pipeline = [
     load_points, load_labels,
-    dict(type='PointSegClassMapping'),
-    dict(
-        type='GlobalRotScaleTrans',
-        rot_range=[-3.14159265, 3.14159265],
-        scale_ratio_range=[0.9, 1.1],
-        translation_std=[0, 0, 0]),
-    dict(
-        type='RandomFlip3D',
-        sync_2d=False,
-        flip_ratio_bev_horizontal=0.5,
-        flip_ratio_bev_vertical=0.5),
-    dict(
-        type='RandomJitterPoints',
-        jitter_std=[0.005, 0.005, 0.005],
-        clip_range=[-0.02, 0.02]),
+    dict(type='PointSegClassMapping'), *_base_.train_pipeline,
     dict(type='Pack3DDetInputs', keys=['points', 'pts_semantic_mask'])
 ]
 test_pipeline = [
@@ -69,10 +55,6 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -80,9 +62,7 @@ train_dataloader = dict(
         data_prefix=data_prefix,
         pipeline=train_pipeline,
         metainfo=metainfo,
-        modality=input_modality,
-        ignore_index=ignore_index,
-        backend_args=backend_args))
+        ignore_index=ignore_index))
 val_dataloader = dict(
     batch_size=1,
     num_workers=1,
@@ -96,10 +76,10 @@ val_dataloader = dict(
         data_prefix=data_prefix,
         pipeline=test_pipeline,
         metainfo=metainfo,
-        modality=input_modality,
+        modality=_base_.input_modality,
         ignore_index=ignore_index,
         test_mode=True,
-        backend_args=backend_args))
+        backend_args=_base_.backend_args))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='LongTailSegMetric')

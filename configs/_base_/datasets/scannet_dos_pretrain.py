@@ -10,35 +10,19 @@
 # carry no normals). Scenes come through mmdet3d's ScanNetDataset with
 # filter_empty_gt=False, sampled uniformly (ScanNetSegDataset insists on the
 # point-count-weighted scene_idxs of supervised segmentation).
+_base_ = ['./dos_pretrain_views.py']
+
 dataset_type = 'ScanNetDataset'
 data_root = 'data/scannet/'
-input_modality = dict(use_lidar=True, use_camera=False)
 data_prefix = dict(
     pts='points',
     pts_instance_mask='instance_mask',
     pts_semantic_mask='semantic_mask')
-backend_args = None
 
 grid_size = 0.02  # PTv3 input voxel (m)
 mask_block_size = 0.4  # DOS indoor mask cube (m); shared with the model
 
-view_transforms = [
-    dict(
-        type='GlobalRotScaleTrans',
-        rot_range=[-3.14159265, 3.14159265],
-        scale_ratio_range=[0.9, 1.1],
-        translation_std=[0, 0, 0]),
-    dict(
-        type='RandomFlip3D',
-        sync_2d=False,
-        flip_ratio_bev_horizontal=0.5,
-        flip_ratio_bev_vertical=0.5),
-    dict(
-        type='RandomJitterPoints',
-        jitter_std=[0.005, 0.005, 0.005],
-        clip_range=[-0.02, 0.02]),
-    dict(type='RandomColorJitter'),
-]
+view_transforms = [*_base_.view_transforms, dict(type='RandomColorJitter')]
 train_pipeline = [
     dict(
         type='LoadPointsFromFileChecked',
@@ -48,36 +32,22 @@ train_pipeline = [
         load_dim=6,
         use_dim=[0, 1, 2, 3, 4, 5],
         skip_bad_frames=True,
-        backend_args=backend_args),
-    dict(type='GridSample', grid_size=grid_size, mode='train'),
+        backend_args=_base_.backend_args),
+    dict(_base_.train_pipeline[0], grid_size=grid_size),  # GridSample
     dict(
-        type='DOSMultiViewAug',
+        _base_.train_pipeline[1],  # DOSMultiViewAug
         view_transforms=view_transforms,
         grid_size=grid_size,
-        num_views=2,
-        crop_scale=(0.4, 1.0),
-        max_crop_points=65536,
         mask_block_size=mask_block_size),
     dict(type='PackDOSInputs', attribute_scale=1 / 127.5, attribute_shift=-1.)
 ]
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='scannet_infos_train.pkl',
         pipeline=train_pipeline,
-        modality=input_modality,
         data_prefix=data_prefix,
-        test_mode=False,
         filter_empty_gt=False,
-        box_type_3d='Depth',
-        backend_args=backend_args))
-val_dataloader = None
-test_dataloader = None
-val_evaluator = None
-test_evaluator = None
+        box_type_3d='Depth'))

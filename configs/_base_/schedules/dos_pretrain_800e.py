@@ -5,31 +5,13 @@
 _base_ = ['./dos_pretrain_50e.py']
 
 max_epochs = 800
-base_lr = 0.004 * 16 / 96  # as in dos_pretrain_50e.py
 warmup_epochs = 40  # 5 %
 
+# The schedulers of dos_pretrain_50e.py over the new length: linear lr
+# warm-up, lr cosine to lr / 1e4, weight-decay cosine 0.04 -> 0.2.
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=0.1,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=base_lr * 1e-4,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingParamScheduler',
-        param_name='weight_decay',
-        eta_min=0.2,
-        by_epoch=True,
-        begin=0,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
+    dict(_base_.param_scheduler[1], begin=warmup_epochs, end=max_epochs),
+    dict(_base_.param_scheduler[2], end=max_epochs),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(max_epochs=max_epochs)

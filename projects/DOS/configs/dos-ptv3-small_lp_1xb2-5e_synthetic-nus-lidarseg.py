@@ -48,21 +48,13 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
-param_scheduler = [
+param_scheduler = [  # warm-up over the first epoch, cosine to lr / 100
+    dict(_base_.param_scheduler[0], end=1),
     dict(
-        type='LinearLR',
-        start_factor=0.1,
-        by_epoch=True,
-        begin=0,
-        end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
+        _base_.param_scheduler[1],
         eta_min=base_lr * 1e-2,
-        by_epoch=True,
         begin=1,
-        end=max_epochs,
-        convert_to_iter_based=True),
+        end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(

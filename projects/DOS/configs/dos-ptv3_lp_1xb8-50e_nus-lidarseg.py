@@ -11,25 +11,14 @@
 # Frozen encoder, 992-channel hypercolumn per 0.05 m voxel, Linear(992, 16),
 # CE + Lovasz, 50 epochs AdamW lr 0.002 (the Concerto outdoor LP recipe).
 _base_ = [
-    '../../../configs/_base_/datasets/nus_lidarseg.py',
+    './_base_/dos-ptv3_seg_nus-lidarseg.py',
     '../../../configs/_base_/models/ptv3_seg_lp.py',
     '../../../configs/_base_/schedules/seg_50e.py',
-    '../../../configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['projects.DOS.dos'], allow_failed_imports=False)
-
-pretrained = 'work_dirs/dos_pretrain_nus/dos_ptv3_backbone.pth'
 
 model = dict(
     # feat = (x, y, z, intensity / 255), as in DOS pretraining.
     data_preprocessor=dict(attribute_scale=1 / 255.),
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint={{_base_.pretrained}})),
     decode_head=dict(num_classes=16, ignore_index={{_base_.ignore_index}}))
-
-default_hooks = dict(
-    checkpoint=dict(
-        type='CheckpointHook',
-        interval=5,
-        max_keep_ckpts=2,
-        save_best='miou',
-        rule='greater'))

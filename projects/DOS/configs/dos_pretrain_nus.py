@@ -19,19 +19,13 @@
 _base_ = [
     '../../../configs/_base_/datasets/nus_dos_pretrain.py',
     '../../../configs/_base_/schedules/dos_pretrain_50e.py',
-    '../../../configs/_base_/default_runtime.py',
-    '../../../configs/_base_/models/dos_ptv3_base.py',
+    './_base_/dos-ptv3_pretrain.py',
 ]
-custom_imports = dict(imports=['projects.DOS.dos'], allow_failed_imports=False)
 
 mask_ratio = 0.7  # segmentation pretraining; detection uses 0.6
 
 model = dict(
     data_preprocessor=dict(
         mask_ratio=mask_ratio, mask_block_size={{_base_.mask_block_size}}),
-    backbone=dict(
-        in_channels=4,  # x, y, z, intensity / 255
-        drop_path=0.3,
-        enable_flash=True,  # flash-attn on CUDA when installed, else SDPA
-        up_cast_level=2),  # stride 4 of 0.05 m: the 0.2 m supervision voxel
+    backbone=dict(in_channels=4),  # x, y, z, intensity / 255
     grid_size={{_base_.grid_size}})

@@ -13,19 +13,12 @@
 _base_ = [
     '../../../configs/_base_/datasets/scannet_dos_pretrain.py',
     '../../../configs/_base_/schedules/dos_pretrain_800e.py',
-    '../../../configs/_base_/default_runtime.py',
-    '../../../configs/_base_/models/dos_ptv3_base.py',
+    './_base_/dos-ptv3_pretrain.py',
 ]
-custom_imports = dict(imports=['projects.DOS.dos'], allow_failed_imports=False)
 
 model = dict(
-    data_preprocessor=dict(
-        mask_ratio=0.7, mask_block_size={{_base_.mask_block_size}}),
-    backbone=dict(
-        in_channels=6,  # x, y, z, r, g, b
-        drop_path=0.3,
-        enable_flash=True,
-        up_cast_level=2),  # 0.08 m supervision voxels
+    data_preprocessor=dict(mask_block_size={{_base_.mask_block_size}}),
+    backbone=dict(in_channels=6),  # x, y, z, r, g, b
     grid_size={{_base_.grid_size}})
 
 default_hooks = dict(checkpoint=dict(interval=20))

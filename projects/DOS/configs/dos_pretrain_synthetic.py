@@ -24,16 +24,9 @@ train_pipeline = [
         use_dim=4,
         point_cloud_range={{_base_.point_cloud_range}},
         skip_bad_frames=True),
-    dict(type='GridSample', grid_size={{_base_.grid_size}}, mode='train'),
-    dict(
-        type='DOSMultiViewAug',
-        view_transforms={{_base_.view_transforms}},
-        grid_size={{_base_.grid_size}},
-        num_views=2,
-        crop_scale=(0.4, 1.0),
-        max_crop_points=2048,
-        mask_block_size={{_base_.mask_block_size}}),
-    dict(type='PackDOSInputs', attribute_scale=1 / 255.)
+    _base_.train_pipeline[1],  # GridSample
+    dict(_base_.train_pipeline[2], max_crop_points=2048),  # DOSMultiViewAug
+    _base_.train_pipeline[3],  # PackDOSInputs
 ]
 train_dataloader = dict(
     batch_size=2,
@@ -76,9 +69,6 @@ default_hooks = dict(
         type='CheckpointHook', interval=50, by_epoch=False, max_keep_ckpts=2))
 log_processor = dict(window_size=10, by_epoch=False)
 custom_hooks = [
-    dict(
-        type='DOSScheduleHook',
-        teacher_temp=(0.04, 0.07),
-        teacher_temp_warmup=0.05),
-    dict(type='DOSDiagnosticsHook', interval=10),
+    _base_.custom_hooks[0],  # DOSScheduleHook
+    dict(_base_.custom_hooks[1], interval=10),  # DOSDiagnosticsHook
 ]

@@ -8,5 +8,5 @@ mmdet3d's registries; configs import it through ``custom_imports``.
 from . import compat  # noqa: F401  (must run before the modules below)
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
-from .models import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403

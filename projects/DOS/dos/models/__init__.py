@@ -4,6 +4,6 @@ from .backbones import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
-from .utils import *  # noqa: F401,F403
-from .segmentors import *  # noqa: F401,F403
 from .middle_encoders import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403
