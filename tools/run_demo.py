@@ -96,7 +96,9 @@ class Demo:
             for line in proc.stdout:
                 log.write(line)
                 if self.is_progress(line):
-                    print(f'    {line.rstrip()[-150:]}', flush=True)
+                    # drop mmengine's "date time - mmengine - INFO - "
+                    message = line.rstrip().split(' - ')[-1]
+                    print(f'    {message[:160]}', flush=True)
             proc.wait()
         if proc.returncode != 0:
             raise RuntimeError(
