@@ -70,9 +70,9 @@ def synthetic_nuscenes_infos(synthetic_nuscenes_root: str) -> str:
     root = synthetic_nuscenes_root
     result = subprocess.run([
         sys.executable,
-        str(REPO_ROOT / 'tools' / 'create_data.py'), 'nuscenes',
-        '--root-path', root, '--out-dir', root, '--extra-tag', 'nuscenes',
-        '--version', 'v1.0-mini', '--max-sweeps', '2'
+        str(REPO_ROOT / 'tools' / 'create_data.py'), 'nuscenes', '--root-path',
+        root, '--out-dir', root, '--extra-tag', 'nuscenes', '--version',
+        'v1.0-mini', '--max-sweeps', '2'
     ],
                             cwd=root,
                             capture_output=True,
