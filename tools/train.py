@@ -10,21 +10,19 @@ documentation work unchanged::
 """
 import argparse
 import logging
-import os
 import os.path as osp
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
-from mmengine.config import Config, DictAction
+from _runner_cli import (add_runner_args, build_runner, load_config,
+                         parse_runner_args)
+from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 
 def parse_args() -> argparse.Namespace:
     """Parse the command line (mmdet3d's train flags)."""
     parser = argparse.ArgumentParser(description='Train a DOS/mmdet3d model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -47,22 +45,8 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from CKPT, or with no value ("auto") from the latest '
         'checkpoint in the work directory')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, xxx=yyy format')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (or --local_rank)
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def apply_amp(cfg: Config) -> None:
@@ -94,16 +78,7 @@ def apply_amp(cfg: Config) -> None:
 def main() -> None:
     """Build the runner from the config and train."""
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
 
     if args.amp:
         apply_amp(cfg)
@@ -125,10 +100,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
     print_log(
         f'Training finished; checkpoints and logs are in '
