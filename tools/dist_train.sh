@@ -3,8 +3,8 @@
 #   bash tools/dist_train.sh CONFIG NUM_PROCS [train.py args...]
 # Several nodes: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on each node
 # (tools/dist_run.sh). On a CPU-only machine the processes use the gloo
-# backend (set in the configs through env_cfg.dist_cfg;
-# `--cfg-options env_cfg.dist_cfg.backend=gloo`).
+# backend and DDP takes no device ids:
+# `--cfg-options env_cfg.dist_cfg.backend=gloo model_wrapper_cfg.device_ids=None`.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2

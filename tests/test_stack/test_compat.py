@@ -130,6 +130,36 @@ def test_object_sample_needs_numpy_long_alias(tmp_path, monkeypatch):
     assert sampled['points'].shape[0] == 20
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only problem')
+def test_pytorch_launcher_needs_cpu_distributed_fix(monkeypatch):
+    import socket
+
+    import torch.distributed as dist
+    from mmengine.dist import utils
+
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    for name, value in dict(
+            RANK='0',
+            LOCAL_RANK='0',
+            WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(name, value)
+    # mmengine's launcher selects a CUDA device first
+    with pytest.raises((AttributeError, AssertionError, RuntimeError)):
+        utils._dos_cuda_init_dist_pytorch('gloo')
+    assert compat.APPLIED['fix_mmengine_cpu_distributed']
+    with pytest.raises(ValueError, match='env_cfg.dist_cfg.backend=gloo'):
+        utils._init_dist_pytorch('nccl')
+    utils._init_dist_pytorch('gloo')
+    try:
+        assert dist.get_world_size() == 1 and dist.get_backend() == 'gloo'
+    finally:
+        dist.destroy_process_group()
+
+
 def test_apply_all_is_idempotent():
     before = dict(compat.APPLIED)
     assert compat.apply_all() == before

@@ -32,6 +32,8 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
+    # never re-created, so --resume continues the exact trajectory
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 
 model = dict(
@@ -71,4 +73,5 @@ log_processor = dict(window_size=10, by_epoch=False)
 custom_hooks = [
     _base_.custom_hooks[0],  # DOSScheduleHook
     dict(_base_.custom_hooks[1], interval=10),  # DOSDiagnosticsHook
+    _base_.custom_hooks[2],  # RandomStateCheckpointHook
 ]

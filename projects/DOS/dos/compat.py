@@ -23,6 +23,13 @@ gets the same stack.
 3. :func:`fix_numpy_long_alias` -- mmdet3d 1.4.0's ``DataBaseSampler``
    (the ``ObjectSample`` transform) uses ``np.long``, which numpy 1.24
    removed. The alias is restored with its old meaning (the builtin ``int``).
+4. :func:`fix_mmengine_cpu_distributed` -- mmengine 0.10.7's ``init_dist``
+   for the pytorch launcher (``tools/dist_train.sh``) calls
+   ``torch.cuda.set_device(LOCAL_RANK)`` whatever the backend, which raises
+   on machines without CUDA. There it is replaced by a launcher that only
+   joins the gloo process group (there is no device to select). The model
+   wrapper then needs ``model_wrapper_cfg.device_ids=None`` (DDP takes no
+   device ids for CPU modules).
 """
 import os.path as osp
 import sys
@@ -34,7 +41,7 @@ from mmengine.utils import digit_version
 
 __all__ = [
     'apply_all', 'fix_spconv_cpu_stream', 'fix_mmengine_checkpoint_loading',
-    'fix_numpy_long_alias', 'APPLIED'
+    'fix_numpy_long_alias', 'fix_mmengine_cpu_distributed', 'APPLIED'
 ]
 
 #: Names of the fixes that changed something in this process.
@@ -118,6 +125,52 @@ def fix_numpy_long_alias() -> bool:
     return True
 
 
+def _init_dist_pytorch_without_cuda(backend: str,
+                                    init_backend: str = 'torch',
+                                    **kwargs) -> None:
+    """Join the process group of a ``torchrun`` launch on a CPU machine.
+
+    Same contract as ``mmengine.dist.utils._init_dist_pytorch`` minus the
+    ``torch.cuda.set_device`` call; rank and world size come from torchrun's
+    environment variables (``env://``).
+
+    Args:
+        backend (str): Must be ``'gloo'`` (the only CPU backend).
+        init_backend (str): Must be ``'torch'``.
+        **kwargs: Passed to ``torch.distributed.init_process_group``.
+
+    Raises:
+        ValueError: For another backend or ``init_backend``.
+    """
+    if backend != 'gloo':
+        raise ValueError(
+            'distributed training without CUDA needs the gloo backend, got '
+            f'env_cfg.dist_cfg.backend={backend!r}; pass --cfg-options '
+            'env_cfg.dist_cfg.backend=gloo')
+    if init_backend != 'torch':
+        raise ValueError('distributed training without CUDA supports '
+                         f"init_backend='torch' only, got {init_backend!r}")
+    torch.distributed.init_process_group(backend=backend, **kwargs)
+
+
+def fix_mmengine_cpu_distributed() -> bool:
+    """Let mmengine's pytorch launcher start on machines without CUDA.
+
+    mmengine's own function stays available as
+    ``mmengine.dist.utils._dos_cuda_init_dist_pytorch``.
+
+    Returns:
+        bool: True if ``_init_dist_pytorch`` was replaced (no CUDA).
+    """
+    if torch.cuda.is_available():
+        return False
+    from mmengine.dist import utils
+    utils._dos_cuda_init_dist_pytorch = getattr(
+        utils, '_dos_cuda_init_dist_pytorch', utils._init_dist_pytorch)
+    utils._init_dist_pytorch = _init_dist_pytorch_without_cuda
+    return True
+
+
 def apply_all() -> Dict[str, bool]:
     """Apply every fix; safe to call more than once.
 
@@ -125,7 +178,7 @@ def apply_all() -> Dict[str, bool]:
         dict: ``{fix name: whether it changed something}``.
     """
     for fix in (fix_spconv_cpu_stream, fix_mmengine_checkpoint_loading,
-                fix_numpy_long_alias):
+                fix_numpy_long_alias, fix_mmengine_cpu_distributed):
         APPLIED[fix.__name__] = fix() or APPLIED.get(fix.__name__, False)
     return dict(APPLIED)
 
