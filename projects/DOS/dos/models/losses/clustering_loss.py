@@ -1,17 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Per-point clustering loss (Table 5 "clustering" ablation of DOS)."""
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from mmdet3d.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
-from .segment_ops import check_segment, reduce_over_segments
+from .segment_loss import SegmentLoss
 
 
 @MODELS.register_module()
-class ClusteringLoss(nn.Module):
+class ClusteringLoss(SegmentLoss):
     """KL between per-point prototype distributions (SwAV/Sonata style).
 
     Unlike :class:`SoftmapLoss`, scores are normalised over the K prototypes
@@ -28,43 +26,23 @@ class ClusteringLoss(nn.Module):
     """
 
     min_segment_size = 1
+    average_rows = True
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-
-    def forward(self,
-                student_logits: Tensor,
-                log_target: Tensor,
-                segment: Tensor,
-                num_segments: Optional[int] = None) -> Tensor:
-        """Compute the loss.
+    def row_loss(self, student: Tensor, target: Tensor, segment: Tensor,
+                 num_segments: int) -> Tensor:
+        """Per point ``KL(target_i || softmax_k(student_i))``.
 
         Args:
-            student_logits (Tensor): (N, K) student scores ``cos / tau_S``.
-            log_target (Tensor): (N, K) teacher log-assignment, each row
-                normalised over prototypes. No gradient flows into it.
-            segment (Tensor): (N,) int64 segment id of each row.
-            num_segments (int, optional): Number of segments S; defaults to
-                ``segment.max() + 1``.
+            student (Tensor): (N, K) student scores ``cos / tau_S`` (fp32).
+            target (Tensor): (N, K) teacher log-assignment, each row
+                normalised over prototypes.
+            segment (Tensor): (N,) segment ids (unused: rows are
+                independent).
+            num_segments (int): Number of segments (unused).
 
         Returns:
-            Tensor: Scalar loss.
+            Tensor: (N,) per-point KL.
         """
-        if student_logits.shape != log_target.shape:
-            raise ValueError(
-                f'ClusteringLoss: student {tuple(student_logits.shape)} and '
-                f'target {tuple(log_target.shape)} shapes differ')
-        if num_segments is None:
-            num_segments = int(segment.max()) + 1 if segment.numel() else 1
-        check_segment(student_logits, segment, num_segments)
-        log_student = torch.log_softmax(student_logits.float(), dim=1)
-        kl = F.kl_div(
-            log_student,
-            log_target.detach().float(),
-            log_target=True,
-            reduction='none').sum(dim=1)
-        loss = reduce_over_segments(kl, segment, num_segments,
-                                    self.min_segment_size, True,
-                                    student_logits)
-        return self.loss_weight * loss
+        log_student = torch.log_softmax(student, dim=1)
+        return F.kl_div(
+            log_student, target, log_target=True, reduction='none').sum(dim=1)

@@ -1,16 +1,14 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Cosine feature regression loss (Table 5 "feature regression" ablation)."""
-from typing import Optional
-
 import torch.nn.functional as F
 from mmdet3d.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
-from .segment_ops import check_segment, reduce_over_segments
+from .segment_loss import SegmentLoss
 
 
 @MODELS.register_module()
-class CosineRegressionLoss(nn.Module):
+class CosineRegressionLoss(SegmentLoss):
     """``1 - cos(student, teacher)`` per point, averaged per segment.
 
     The regression ablation of DOS (as in masked scene modelling) regresses
@@ -23,37 +21,19 @@ class CosineRegressionLoss(nn.Module):
     """
 
     min_segment_size = 1
+    average_rows = True
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-
-    def forward(self,
-                student_embed: Tensor,
-                teacher_embed: Tensor,
-                segment: Tensor,
-                num_segments: Optional[int] = None) -> Tensor:
-        """Compute the loss.
+    def row_loss(self, student: Tensor, target: Tensor, segment: Tensor,
+                 num_segments: int) -> Tensor:
+        """Per point ``1 - cos(student_i, teacher_i)``.
 
         Args:
-            student_embed (Tensor): (N, D) student embeddings.
-            teacher_embed (Tensor): (N, D) teacher embeddings (no gradient).
-            segment (Tensor): (N,) int64 segment id of each row.
-            num_segments (int, optional): Number of segments S; defaults to
-                ``segment.max() + 1``.
+            student (Tensor): (N, D) student embeddings (fp32).
+            target (Tensor): (N, D) teacher embeddings.
+            segment (Tensor): (N,) segment ids (unused).
+            num_segments (int): Number of segments (unused).
 
         Returns:
-            Tensor: Scalar loss in [0, 2].
+            Tensor: (N,) distances in [0, 2].
         """
-        if student_embed.shape != teacher_embed.shape:
-            raise ValueError(
-                f'CosineRegressionLoss: student {tuple(student_embed.shape)} '
-                f'and teacher {tuple(teacher_embed.shape)} shapes differ')
-        if num_segments is None:
-            num_segments = int(segment.max()) + 1 if segment.numel() else 1
-        check_segment(student_embed, segment, num_segments)
-        distance = 1.0 - F.cosine_similarity(
-            student_embed.float(), teacher_embed.detach().float(), dim=1)
-        loss = reduce_over_segments(distance, segment, num_segments,
-                                    self.min_segment_size, True, student_embed)
-        return self.loss_weight * loss
+        return 1.0 - F.cosine_similarity(student, target, dim=1)

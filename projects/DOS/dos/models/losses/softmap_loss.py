@@ -1,17 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Softmap distillation loss of DOS (KL between per-prototype softmaps)."""
-from typing import Optional
-
 import torch.nn.functional as F
 from mmdet3d.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
-from .segment_ops import (check_segment, reduce_over_segments,
-                          segment_log_softmax)
+from .segment_loss import SegmentLoss
+from .segment_ops import segment_log_softmax
 
 
 @MODELS.register_module()
-class SoftmapLoss(nn.Module):
+class SoftmapLoss(SegmentLoss):
     r"""KL divergence between teacher and student softmaps.
 
     A softmap of prototype k is a softmax over the voxels of ONE (scene, view)
@@ -34,46 +32,24 @@ class SoftmapLoss(nn.Module):
     """
 
     min_segment_size = 2
+    average_rows = False
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-
-    def forward(self,
-                student_logits: Tensor,
-                log_target: Tensor,
-                segment: Tensor,
-                num_segments: Optional[int] = None) -> Tensor:
-        """Compute the loss.
+    def row_loss(self, student: Tensor, target: Tensor, segment: Tensor,
+                 num_segments: int) -> Tensor:
+        """Each row's share of ``(1/K) sum_k KL(target_:k || softmap_:k)``.
 
         Args:
-            student_logits (Tensor): (N, K) student scores ``cos / tau_S``.
-            log_target (Tensor): (N, K) teacher log-softmap (e.g. from
+            student (Tensor): (N, K) student scores ``cos / tau_S`` (fp32).
+            target (Tensor): (N, K) teacher log-softmap (e.g. from
                 :class:`ZipfSinkhorn`), normalised over the rows of each
-                segment. No gradient flows into it.
+                segment.
             segment (Tensor): (N,) int64 segment id of each row.
-            num_segments (int, optional): Number of segments S; defaults to
-                ``segment.max() + 1``.
+            num_segments (int): Number of segments S.
 
         Returns:
-            Tensor: Scalar loss.
+            Tensor: (N,) per-row terms; their sum over a segment is its loss.
         """
-        if student_logits.shape != log_target.shape:
-            raise ValueError(
-                f'SoftmapLoss: student {tuple(student_logits.shape)} and '
-                f'target {tuple(log_target.shape)} shapes differ')
-        if num_segments is None:
-            num_segments = int(segment.max()) + 1 if segment.numel() else 1
-        check_segment(student_logits, segment, num_segments)
-        log_student = segment_log_softmax(student_logits.float(), segment,
-                                          num_segments)
+        log_student = segment_log_softmax(student, segment, num_segments)
         kl = F.kl_div(
-            log_student,
-            log_target.detach().float(),
-            log_target=True,
-            reduction='none').sum(dim=1)
-        row_loss = kl / student_logits.shape[1]
-        loss = reduce_over_segments(row_loss, segment, num_segments,
-                                    self.min_segment_size, False,
-                                    student_logits)
-        return self.loss_weight * loss
+            log_student, target, log_target=True, reduction='none').sum(dim=1)
+        return kl / student.shape[1]
