@@ -10,3 +10,4 @@ from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
+from .visualization import *  # noqa: F401,F403
