@@ -21,16 +21,12 @@ end-to-end test).
 """
 import argparse
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Optional
 
-import _bootstrap  # noqa: F401  (repository root first on sys.path)
+from _stages import ROOT, StagedJob, Stages
 
-ROOT = _bootstrap.REPO_ROOT
 CFG_DIR = osp.join(ROOT, 'projects', 'DOS', 'configs')
 LP_CFGS = {
     'lp-dos': 'dos-ptv3-small_lp_1xb2-5e_synthetic-nus-lidarseg.py',
@@ -44,7 +40,7 @@ DET_CFGS = {
 }
 
 
-class Demo:
+class Demo(StagedJob):
     """State of one demo run (paths and options) and its stages.
 
     Args:
@@ -54,12 +50,12 @@ class Demo:
     """
 
     def __init__(self, work_dir: str, data_root: str, quick: bool) -> None:
-        self.work_dir = osp.abspath(work_dir)
+        super().__init__(work_dir)
         self.data_root = osp.abspath(data_root)
         self.quick = quick
-        self.stages: Dict[str, Callable[[], None]] = {
-            'data': self.make_data,
-            'convert': self.convert,
+        size = ['--scenes', '2', '--samples-per-scene', '3'] if quick else []
+        self.stages: Stages = {
+            **self.synthetic_data_stages(self.data_root, size),
             'pretrain': self.pretrain,
             'export': self.export,
             'subset': self.subset,
@@ -70,80 +66,11 @@ class Demo:
             'summary': self.summary,
         }
 
-    # ------------------------------------------------------------- helpers
-    def path(self, *parts: str) -> str:
-        """Path inside the work directory."""
-        return osp.join(self.work_dir, *parts)
-
-    def run(self, stage: str, args: List[str]) -> None:
-        """Run ``python args...`` from the repository root, logging to a file.
-
-        Raises:
-            RuntimeError: The command failed; names the command and its log.
-        """
-        log_file = self.path('logs', f'{stage}.log')
-        os.makedirs(osp.dirname(log_file), exist_ok=True)
-        cmd = [sys.executable] + args
-        with open(log_file, 'a') as log:
-            log.write(f'$ {" ".join(cmd)}\n')
-            log.flush()
-            proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True)
-            for line in proc.stdout:
-                log.write(line)
-                if self.is_progress(line):
-                    # drop mmengine's "date time - mmengine - INFO - "
-                    message = line.rstrip().split(' - ')[-1]
-                    print(f'    {message[:160]}', flush=True)
-            proc.wait()
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f'stage {stage!r} failed (exit {proc.returncode}): '
-                f'{" ".join(cmd)}\n  see {log_file}')
-
-    @staticmethod
-    def is_progress(line: str) -> bool:
-        """Lines worth echoing while a stage runs (logger summaries)."""
-        keys = ('Iter(train)', 'Epoch(train)', 'Epoch(val)', 'Epoch(test)',
-                'scene ', 'wrote', 'Saving checkpoint', 'mIoU', 'NDS')
-        return any(k in line for k in keys) and 'Exception' not in line
-
-    def last_checkpoint(self, work_dir: str) -> str:
-        """The checkpoint mmengine recorded last in ``work_dir``."""
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            return f.read().strip()
-
-    def read_json(self, *parts: str) -> dict:
-        """Load a JSON file from the work directory."""
-        with open(self.path(*parts)) as f:
-            return json.load(f)
-
     # -------------------------------------------------------------- stages
-    def make_data(self) -> None:
-        """Write the synthetic nuScenes v1.0-mini release."""
-        size = (['--scenes', '2', '--samples-per-scene', '3']
-                if self.quick else [])
-        self.run(
-            'data',
-            ['tools/make_synthetic_nuscenes.py', '--out', self.data_root] +
-            size)
-
-    def convert(self) -> None:
-        """Info pkls (and the GT database) with mmdet3d's converters."""
-        self.run('convert', [
-            'tools/create_data.py', 'nuscenes', '--root-path', self.data_root,
-            '--out-dir', self.data_root, '--extra-tag', 'nuscenes',
-            '--version', 'v1.0-mini', '--max-sweeps', '0'
-        ])
-
     def pretrain(self) -> None:
         """DOS pretraining of the small PTv3 on the synthetic train split."""
         overrides = dict(train_cfg=dict(max_iters=4)) if self.quick else {}
-        config = self.derived_config('pretrain', 'dos_pretrain_synthetic.py',
+        config = self.project_config('pretrain', 'dos_pretrain_synthetic.py',
                                      **overrides)
         self.run('pretrain', [
             'tools/train.py', config, '--work-dir',
@@ -167,44 +94,18 @@ class Demo:
             '0.2', '--mode', 'interval', '--seed', '0'
         ])
 
-    def derived_config(self, stage: str, config: str,
+    def project_config(self, stage: str, config: str,
                        **overrides: object) -> str:
-        """Write the config a stage runs: ``config`` with the demo's data root
-        in place of the default one, and ``overrides`` (dotted keys) merged.
+        """Write ``configs/<stage>.py``: the project config ``config`` on the
+        demo's dataset root with ``overrides`` (dotted keys) merged."""
+        return self.derived_config(stage, osp.join(CFG_DIR, config),
+                                   self.data_root, overrides)
 
-        The resolved file is kept in ``<work-dir>/configs/`` as a record of
-        exactly what ran.
-
-        Returns:
-            str: Path of the written config.
+    def train_and_evaluate(self, stage: str, config: str) -> None:
+        """Train in ``<work-dir>/<stage>``, test into ``metrics/<stage>.json``.
         """
-        from mmengine.config import Config
-        cfg = Config.fromfile(osp.join(CFG_DIR, config))
-        default_root = 'data/synthetic_nuscenes/'
-        text = cfg.pretty_text
-        if self.data_root != osp.join(ROOT, default_root.rstrip('/')):
-            text = text.replace(f"'{default_root}", f"'{self.data_root}/")
-        cfg = Config.fromstring(text, file_format='.py')
-        cfg.merge_from_dict(overrides)
-        path = self.path('configs', f'{stage}.py')
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        cfg.dump(path)
-        return path
-
-    def train_and_test(self, stage: str, config: str) -> None:
-        """Train ``config`` in ``<work-dir>/<stage>`` (resuming), then
-        evaluate its last checkpoint into ``<work-dir>/metrics/<stage>.json``.
-        """
-        work_dir = self.path(stage)
-        self.run(
-            stage,
-            ['tools/train.py', config, '--work-dir', work_dir, '--resume'])
-        self.run(stage, [
-            'tools/test.py', config,
-            self.last_checkpoint(work_dir), '--work-dir', work_dir,
-            '--metrics-out',
-            self.path('metrics', f'{stage}.json')
-        ])
+        self.train_and_test(stage, config, self.path(stage),
+                            self.path('metrics', f'{stage}.json'), ())
 
     def linear_probe(self, stage: str) -> None:
         """Linear probe (frozen backbone) and its val mIoU (SegMetric)."""
@@ -215,8 +116,8 @@ class Demo:
         if self.quick:
             overrides['train_cfg.max_epochs'] = 1
             overrides['train_cfg.val_interval'] = 1
-        self.train_and_test(
-            stage, self.derived_config(stage, LP_CFGS[stage], **overrides))
+        self.train_and_evaluate(
+            stage, self.project_config(stage, LP_CFGS[stage], **overrides))
 
     def detection(self, stage: str) -> None:
         """CenterPoint on 20 % of the labels and its val NDS/mAP."""
@@ -228,8 +129,8 @@ class Demo:
         if self.quick:
             overrides['train_cfg.max_epochs'] = 1
             overrides['train_cfg.val_interval'] = 1
-        self.train_and_test(
-            stage, self.derived_config(stage, DET_CFGS[stage], **overrides))
+        self.train_and_evaluate(
+            stage, self.project_config(stage, DET_CFGS[stage], **overrides))
 
     def summary(self) -> None:
         """Print the results table and save it as JSON and markdown."""
@@ -273,29 +174,8 @@ class Demo:
     # ---------------------------------------------------------------- main
     def __call__(self, start: Optional[str] = None) -> None:
         """Run every stage not yet done (all from ``start`` on, if given)."""
-        names = list(self.stages)
-        if start is not None and start not in self.stages:
-            raise ValueError(f'--from {start!r}: not a stage; stages are '
-                             f'{", ".join(names)}')
-        first = names.index(start) if start else 0
-        os.makedirs(self.path('done'), exist_ok=True)
         t_all = time.time()
-        for i, name in enumerate(names):
-            marker = self.path('done', name)
-            if i < first and osp.exists(marker):
-                continue
-            if i >= first and start is not None and osp.exists(marker):
-                os.remove(marker)
-            if osp.exists(marker):
-                print(f'[{i + 1}/{len(names)}] {name}: done before, skipped')
-                continue
-            print(f'[{i + 1}/{len(names)}] {name} ...', flush=True)
-            t0 = time.time()
-            self.stages[name]()
-            open(marker, 'w').close()
-            print(
-                f'[{i + 1}/{len(names)}] {name}: {time.time() - t0:.0f} s',
-                flush=True)
+        self.run_stages(self.stages, start)
         print(f'demo finished in {time.time() - t_all:.0f} s; results in '
               f'{self.path("summary.md")} and {self.path("summary.json")}')
 

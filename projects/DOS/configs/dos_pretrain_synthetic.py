@@ -7,13 +7,20 @@
 # Same method and pipeline as dos_pretrain_nus.py (0.05 m grid, 1 m blocks,
 # 70 % masked, K = 1024, alpha = 1.3, 0.2 m supervision) with the small PTv3
 # preset (the sizes of configs/_base_/models/ptv3_small.py), 2 scenes per
-# batch, crops capped at 2048 points and 100 iterations. The lr is not
-# scaled down with the batch (that would give 8e-5): the demo is meant to
-# show the loss going down within minutes.
+# batch, crops capped at 8192 points and 300 iterations (about 3 min on 2
+# CPU cores). The lr is not scaled down with the batch (that would give
+# 8e-5): the demo is meant to learn something within minutes.
+# Measured with a quick frozen-feature probe on the synthetic val split
+# (mIoU; random init 18.5): 100 iterations / 2048-point crops 18.8, 500 /
+# 2048 20.0, 1000 / 2048 19.9, 300 / 8192 20.3. Longer schedules do not buy
+# more on this small set. With tau_T 0.07 the prototype usage collapses
+# here (DOSDiagnosticsHook: ~10-40 active prototypes, coverage 0); tau_T
+# 0.02 keeps ~150 active but probed no better (19.6 at 500 and 1000), so
+# the paper's temperatures are kept.
 _base_ = ['./dos_pretrain_nus.py']
 
 data_root = 'data/synthetic_nuscenes/'
-max_iters = 100
+max_iters = 300
 base_lr = 1e-3
 
 train_pipeline = [
@@ -25,7 +32,7 @@ train_pipeline = [
         point_cloud_range={{_base_.point_cloud_range}},
         skip_bad_frames=True),
     _base_.train_pipeline[1],  # GridSample
-    dict(_base_.train_pipeline[2], max_crop_points=2048),  # DOSMultiViewAug
+    dict(_base_.train_pipeline[2], max_crop_points=8192),  # DOSMultiViewAug
     _base_.train_pipeline[3],  # PackDOSInputs
 ]
 train_dataloader = dict(
@@ -48,12 +55,12 @@ model = dict(
 
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=15),
     dict(
         type='CosineAnnealingLR',
         eta_min=base_lr * 1e-2,
         by_epoch=False,
-        begin=10,
+        begin=15,
         end=max_iters),
     dict(
         type='CosineAnnealingParamScheduler',
@@ -68,7 +75,7 @@ train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(
-        type='CheckpointHook', interval=50, by_epoch=False, max_keep_ckpts=2))
+        type='CheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=2))
 log_processor = dict(window_size=10, by_epoch=False)
 custom_hooks = [
     _base_.custom_hooks[0],  # DOSScheduleHook
