@@ -16,7 +16,9 @@ subprocess; its output goes to ``<work-dir>/logs/<stage>.log``)::
 A finished stage leaves ``<work-dir>/done/<stage>``, so running the script
 again after an interruption continues where it stopped (training stages
 resume from their last checkpoint with ``--resume``). ``--from STAGE``
-re-runs from a stage on. ``--quick`` shrinks every stage (used by the
+re-runs from a stage on. ``--quick`` shrinks every stage to a smoke run of
+all ten stages (about 8 minutes on 2 CPU cores; too long for the test
+suite, which covers the stage machinery through ``tools/ablate.py``'s
 end-to-end test).
 """
 import argparse
