@@ -171,6 +171,21 @@ def test_class_counts_are_the_mapped_train_labels(tmp_path,
     assert [len(record['splits'][g]) for g in ablate.CLASS_GROUPS] == [5, 6, 5]
 
 
+def test_default_ablation_crops_the_views(tmp_path, fake_root):
+    options = ablate.crop_option(ablate.DEFAULT_PRETRAIN_CONFIG, 2048)
+    ablation = make_ablation(
+        tmp_path / 'work', fake_root, ['softmap-a1.3'],
+        pretrain_options=options)
+    pipeline = ablation.pretrain_cfg(
+        ablation.variants[0]).train_dataloader.dataset.pipeline
+    views = [t for t in pipeline if t['type'] == 'DOSMultiViewAug']
+    assert [t['max_crop_points'] for t in views] == [2048]
+    no_views = tmp_path / 'no_views.py'
+    no_views.write_text('train_dataloader = dict(dataset=dict(pipeline=[]))')
+    with pytest.raises(ValueError, match='no_views.py.*DOSMultiViewAug'):
+        ablate.crop_option(str(no_views), 2048)
+
+
 def test_derived_configs_make_each_variant(tmp_path, synthetic_nuscenes_infos):
     from mmdet3d.registry import MODELS
     from mmengine.registry import init_default_scope
