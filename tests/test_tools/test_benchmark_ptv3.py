@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""tools/benchmarks/benchmark_ptv3.py: the block-time breakdown.
+"""tools/benchmarks/benchmark_ptv3.py: the block-time breakdown and the
+interleaved timing of several steps.
 
 The per-level caches (conv rulebook, serializations, patch indices) are
 built inside the first block that needs them; the timer must book that time
@@ -80,3 +81,17 @@ def test_component_timer_counts_nested_cache_calls_once(monkeypatch) -> None:
     with benchmark_ptv3.component_timer(model, torch.device('cpu')) as totals:
         level.patch_index(0, 64)  # reads the clock twice
     assert totals['setup'] == 1.0
+
+
+def test_measure_interleaved_alternates_the_candidates():
+    calls = []
+    times = benchmark_ptv3.measure_interleaved(
+        dict(a=lambda: calls.append('a'), b=lambda: calls.append('b')),
+        repeats=3,
+        device=torch.device('cpu'))
+    # one warm-up each, a and b in turn within every repeat, then one
+    # memory run each
+    assert calls == ['a', 'b'] + ['a', 'b'] * 3 + ['a', 'b']
+    assert set(times) == {'a', 'b'}
+    for wall, cpu, peak in times.values():
+        assert wall >= 0 and cpu >= 0 and peak > 0

@@ -21,9 +21,12 @@ Printed side by side, from one run:
   of the DOS step (target: at most 5 %), and the peak memory of each step
   (process RSS sampled every 2 ms on CPU, ``max_memory_allocated`` on CUDA).
 
-Times are medians after one warm-up, as wall seconds and as process CPU
-seconds (all threads); the ratios use CPU seconds, which other processes on
-a shared machine disturb much less than wall time.
+Times are medians after one warm-up, the three measurements interleaved
+within every repeat, as wall seconds and as process CPU seconds (all
+threads); the ratios use CPU seconds, which other processes on a shared
+machine disturb much less than wall time. As in ``benchmark_ptv3.py``, glibc
+keeps freed memory in the process (``--default-malloc`` turns this off), so
+that page faults of re-mapped tensors do not dominate either step.
 
 Example::
 
@@ -44,7 +47,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from benchmark_ptv3 import measure  # noqa: E402
+import benchmark_ptv3  # noqa: E402
 from mmdet3d.registry import MODELS  # noqa: E402
 from mmdet3d.structures import LiDARPoints  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -154,6 +157,7 @@ def capture_loss_calls(model: nn.Module,
 
 def main() -> None:
     args = parse_args()
+    benchmark_ptv3.configure_allocator(args.default_malloc)
     if args.threads:
         torch.set_num_threads(args.threads)
     init_default_scope('mmdet3d')
@@ -192,10 +196,12 @@ def main() -> None:
                 student = inputs[0].requires_grad_()
                 model.criterion(student, target, *inputs[2:]).backward()
 
-    sup_wall, sup_cpu, sup_peak = measure(supervised_step, args.repeats,
-                                          device)
-    dos_wall, dos_cpu, dos_peak = measure(dos_step, args.repeats, device)
-    loss_wall, loss_cpu, _ = measure(loss_only, args.repeats, device)
+    times = benchmark_ptv3.measure_interleaved(
+        dict(supervised=supervised_step, dos=dos_step, loss=loss_only),
+        args.repeats, device)
+    sup_wall, sup_cpu, sup_peak = times['supervised']
+    dos_wall, dos_cpu, dos_peak = times['dos']
+    loss_wall, loss_cpu, _ = times['loss']
 
     visible = batch['visible']
     num_voxels = [
@@ -245,7 +251,11 @@ def parse_args() -> argparse.Namespace:
         default=1.0,
         help='view size as a fraction of the frame')
     parser.add_argument('--mask-ratio', type=float, default=0.7)
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument(
+        '--default-malloc',
+        action='store_true',
+        help="keep glibc's default of returning freed memory to the OS")
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)

@@ -123,6 +123,14 @@ def keep_freed_memory_in_process() -> bool:
         and libc.mallopt(m_trim_threshold, 1 << 30))
 
 
+def configure_allocator(default_malloc: bool) -> None:
+    """Apply :func:`keep_freed_memory_in_process` unless ``default_malloc``
+    (the ``--default-malloc`` option) and print which allocator runs."""
+    reuse = not default_malloc and keep_freed_memory_in_process()
+    print('allocator: ' + ('glibc, freed memory kept in process (mallopt)'
+                           if reuse else 'default'))
+
+
 def release_free_memory() -> None:
     """Give glibc's free heap pages back to the OS (``malloc_trim``).
 
@@ -206,33 +214,59 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(fn: Callable[[], None], repeats: int,
-            device: torch.device) -> Tuple[float, float, float]:
-    """Time ``fn`` after one warm-up.
+def measure_interleaved(
+        candidates: Dict[str, Callable[[], None]], repeats: int,
+        device: torch.device) -> Dict[str, Tuple[float, float, float]]:
+    """Time several functions side by side, each after one warm-up.
+
+    The candidates run in turn within every repeat (a, b, a, b, ...), so a
+    change of load on a shared machine hits all of them alike. The peak
+    memory of each comes from one more run of its own, after the timed
+    ones: its RSS sampling thread (which takes the GIL every 2 ms) and the
+    ``malloc_trim`` that makes the peak its own would otherwise slow the
+    timed runs, the more so the more Python and allocations a step has.
 
     Returns:
-        tuple[float, float, float]: median wall seconds, median process CPU
-        seconds (all threads; less sensitive to other processes on a shared
-        machine) and the peak memory in MiB.
+        dict[str, tuple[float, float, float]]: Per candidate, the median
+        wall seconds, the median process CPU seconds (all threads; less
+        sensitive to other processes on a shared machine) and the peak
+        memory in MiB.
     """
-    fn()
+    for fn in candidates.values():
+        fn()
     synchronize(device)
-    walls, cpus, peak = [], [], 0
+    walls: Dict[str, List[float]] = {name: [] for name in candidates}
+    cpus: Dict[str, List[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
+        for name, fn in candidates.items():
+            cpu_start, start = time.process_time(), time.perf_counter()
+            fn()
+            synchronize(device)
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(time.process_time() - cpu_start)
+    peaks = {}
+    for name, fn in candidates.items():
         release_free_memory()
         if device.type == 'cuda':
             torch.cuda.reset_peak_memory_stats(device)
         with PeakRSSMonitor() as monitor:
-            cpu_start, start = time.process_time(), time.perf_counter()
             fn()
             synchronize(device)
-            walls.append(time.perf_counter() - start)
-            cpus.append(time.process_time() - cpu_start)
-        if device.type == 'cuda':
-            peak = max(peak, torch.cuda.max_memory_allocated(device))
-        else:
-            peak = max(peak, monitor.peak)
-    return statistics.median(walls), statistics.median(cpus), peak / 2**20
+        peaks[name] = (
+            torch.cuda.max_memory_allocated(device)
+            if device.type == 'cuda' else monitor.peak)
+    return {
+        name: (statistics.median(walls[name]), statistics.median(cpus[name]),
+               peaks[name] / 2**20)
+        for name in candidates
+    }
+
+
+def measure(fn: Callable[[], None], repeats: int,
+            device: torch.device) -> Tuple[float, float, float]:
+    """:func:`measure_interleaved` of one function: (median wall s, median
+    CPU s, peak MiB)."""
+    return measure_interleaved({'fn': fn}, repeats, device)['fn']
 
 
 def interleaved_min_times(candidates: Dict[str, Callable[[], object]],
@@ -512,9 +546,7 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    reuse = not args.default_malloc and keep_freed_memory_in_process()
-    print('allocator: ' + ('glibc, freed memory kept in process (mallopt)'
-                           if reuse else 'default'))
+    configure_allocator(args.default_malloc)
     torch.manual_seed(args.seed)
     frame, voxel, source = load_frame(args.frame, args.grid_size)
     print(f'input: {source}, {len(frame)} voxels at {args.grid_size} m')
