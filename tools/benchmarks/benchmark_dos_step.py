@@ -18,10 +18,12 @@ Printed side by side, from one run:
   with a linear head and cross-entropy on voxel labels;
 * their ratio (target: at most 1.5), the time of Zipf-Sinkhorn + softmap loss
   (forward and backward, replayed on the tensors the step used) and its share
-  of the DOS step (target: at most 5 %), and the peak memory of each step
-  (process RSS sampled every 2 ms on CPU, ``max_memory_allocated`` on CUDA).
+  of the DOS step (target: at most 5 %), the time of the teacher's forward
+  on both full views (the part no masking can shrink), and the peak memory
+  of each step (process RSS sampled every 2 ms on CPU,
+  ``max_memory_allocated`` on CUDA).
 
-Times are medians after one warm-up, the three measurements interleaved
+Times are medians after one warm-up, the measurements interleaved
 within every repeat, as wall seconds and as process CPU seconds (all
 threads); the ratios use CPU seconds, which other processes on a shared
 machine disturb much less than wall time. As in ``benchmark_ptv3.py``, glibc
@@ -187,6 +189,10 @@ def main() -> None:
 
     calls = capture_loss_calls(model, batch)
 
+    @torch.no_grad()
+    def teacher_forward() -> None:
+        model.teacher.module.backbone(model._full_view(batch))
+
     def loss_only() -> None:
         target = None
         for name, inputs in calls:
@@ -197,11 +203,15 @@ def main() -> None:
                 model.criterion(student, target, *inputs[2:]).backward()
 
     times = benchmark_ptv3.measure_interleaved(
-        dict(supervised=supervised_step, dos=dos_step, loss=loss_only),
-        args.repeats, device)
+        dict(
+            supervised=supervised_step,
+            dos=dos_step,
+            loss=loss_only,
+            teacher=teacher_forward), args.repeats, device)
     sup_wall, sup_cpu, sup_peak = times['supervised']
     dos_wall, dos_cpu, dos_peak = times['dos']
     loss_wall, loss_cpu, _ = times['loss']
+    teacher_wall, teacher_cpu, _ = times['teacher']
 
     visible = batch['visible']
     num_voxels = [
@@ -218,8 +228,10 @@ def main() -> None:
     rows = (('supervised fwd+bwd, one full view', sup_wall, sup_cpu,
              f'{sup_peak:10.0f}'),
             ('DOS train step (teacher + student + loss)', dos_wall, dos_cpu,
-             f'{dos_peak:10.0f}'), ('  of which Zipf-Sinkhorn + softmap loss',
-                                    loss_wall, loss_cpu, ''))
+             f'{dos_peak:10.0f}'),
+            ('  of which teacher forward, both full views', teacher_wall,
+             teacher_cpu, ''), ('  of which Zipf-Sinkhorn + softmap loss',
+                                loss_wall, loss_cpu, ''))
     for name, wall, cpu, peak in rows:
         print(f'{name:44}{wall:9.3f}{cpu:9.3f}{peak}')
     # CPU seconds are the robust figure on a shared machine; wall for info.
