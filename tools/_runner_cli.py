@@ -5,6 +5,8 @@ The flags are mmdet3d's: ``--work-dir``, ``--cfg-options``, ``--launcher``
 and ``--local_rank`` (set by ``torch.distributed.launch``).
 """
 import argparse
+import math
+import numbers
 import os
 import os.path as osp
 
@@ -63,3 +65,20 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def json_safe(metrics: dict) -> dict:
+    """``metrics`` as standard JSON: real numbers (Python or NumPy) as
+    float, NaN as None.
+
+    A metric is NaN where it is undefined, e.g. the IoU of a class absent
+    from both the ground truth and the prediction; ``json.dump`` would
+    write it as ``NaN``, which strict JSON readers reject.
+    """
+    safe = {}
+    for key, value in metrics.items():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
+            value = None if math.isnan(value) else value
+        safe[key] = value
+    return safe

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from _runner_cli import json_safe
 from _stages import ROOT, StagedJob, Stages, load_config
 from mmengine.config import Config, DictAction
 
@@ -327,15 +328,6 @@ def percent(metrics: Optional[dict], key: str) -> Optional[float]:
         return None
     value = float(metrics[key])
     return None if math.isnan(value) else round(100 * value, 2)
-
-
-def json_metrics(metrics: dict) -> dict:
-    """``metrics`` with NaN (a class or group without a defined IoU) as None,
-    so that the written file is standard JSON."""
-    return {
-        key: None if isinstance(value, float) and math.isnan(value) else value
-        for key, value in metrics.items()
-    }
 
 
 def cell(value: Optional[float]) -> str:
@@ -674,7 +666,7 @@ class Ablation(StagedJob):
                     masking=run.masking,
                     target=run.target,
                     alpha=run.alpha,
-                    metrics=json_metrics(metrics[run.name]))
+                    metrics=json_safe(metrics[run.name]))
                 for run in self.variants
             },
             random_init=random_init,
@@ -910,10 +902,8 @@ def crop_option(config: str, points: int) -> Dict[str, int]:
         raise ValueError(
             f'{config}: expected one DOSMultiViewAug in '
             f'train_dataloader.dataset.pipeline, found {len(index)}')
-    return {
-        f'train_dataloader.dataset.pipeline.{index[0]}.max_crop_points':
-        points
-    }
+    key = f'train_dataloader.dataset.pipeline.{index[0]}.max_crop_points'
+    return {key: points}
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -36,9 +36,9 @@ import time
 from typing import List, Optional, Tuple
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
-import numpy as np
 import torch
 import torch.nn.functional as F
+from _runner_cli import json_safe
 from _stages import load_config
 from mmdet3d.evaluation.functional import seg_eval
 from mmdet3d.registry import DATASETS, MODELS
@@ -228,13 +228,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
-            json.dump(
-                {
-                    k: (None if isinstance(v, float) and np.isnan(v) else v)
-                    for k, v in result.items()
-                },
-                f,
-                indent=2)
+            json.dump(json_safe(result), f, indent=2)
 
 
 if __name__ == '__main__':

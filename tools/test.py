@@ -12,7 +12,7 @@ import os.path as osp
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
 import mmengine
-from _runner_cli import (add_runner_args, build_runner, load_config,
+from _runner_cli import (add_runner_args, build_runner, json_safe, load_config,
                          parse_runner_args)
 from mmengine.config import ConfigDict
 
@@ -51,13 +51,7 @@ def main() -> None:
     metrics = runner.test()
     if args.metrics_out:
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
-        mmengine.dump(
-            {
-                k: float(v) if isinstance(v, (int, float)) else v
-                for k, v in metrics.items()
-            },
-            args.metrics_out,
-            indent=2)
+        mmengine.dump(json_safe(metrics), args.metrics_out, indent=2)
 
 
 if __name__ == '__main__':

@@ -174,7 +174,8 @@ def test_class_counts_are_the_mapped_train_labels(tmp_path,
 def test_default_ablation_crops_the_views(tmp_path, fake_root):
     options = ablate.crop_option(ablate.DEFAULT_PRETRAIN_CONFIG, 2048)
     ablation = make_ablation(
-        tmp_path / 'work', fake_root, ['softmap-a1.3'],
+        tmp_path / 'work',
+        fake_root, ['softmap-a1.3'],
         pretrain_options=options)
     pipeline = ablation.pretrain_cfg(
         ablation.variants[0]).train_dataloader.dataset.pipeline

@@ -165,8 +165,9 @@ def fix_mmengine_cpu_distributed() -> bool:
     if torch.cuda.is_available():
         return False
     from mmengine.dist import utils
-    utils._dos_cuda_init_dist_pytorch = getattr(
-        utils, '_dos_cuda_init_dist_pytorch', utils._init_dist_pytorch)
+    utils._dos_cuda_init_dist_pytorch = getattr(utils,
+                                                '_dos_cuda_init_dist_pytorch',
+                                                utils._init_dist_pytorch)
     utils._init_dist_pytorch = _init_dist_pytorch_without_cuda
     return True
 
