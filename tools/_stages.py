@@ -80,6 +80,17 @@ def load_config(config: str, data_root: Optional[str] = None) -> Config:
     return Config(moved.to_dict(), cfg_text=text, filename=path)
 
 
+def use_config_registries(cfg: Config) -> None:
+    """Make the registries of ``cfg`` usable outside a Runner: import its
+    ``custom_imports`` (which register the project's modules) and make its
+    ``default_scope`` (mmdet3d by default) the current scope."""
+    from mmengine.registry import init_default_scope
+    from mmengine.utils import import_modules_from_strings
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+
+
 def cpu_seconds() -> float:
     """User + system CPU seconds of this process and its finished children.
     """

@@ -57,7 +57,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from _runner_cli import json_safe
-from _stages import ROOT, StagedJob, Stages, load_config
+from _stages import ROOT, StagedJob, Stages, load_config, use_config_registries
 from mmengine.config import Config, DictAction
 
 CFG_DIR = osp.join('projects', 'DOS', 'configs')
@@ -267,11 +267,7 @@ def train_class_counts(cfg: Config) -> Tuple[List[str], np.ndarray]:
         ValueError: The train pipeline has no ``LoadAnnotations3D``.
     """
     from mmdet3d.registry import DATASETS
-    from mmengine.registry import init_default_scope
-    from mmengine.utils import import_modules_from_strings
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    use_config_registries(cfg)
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     label_steps = [
         step for step in dataset_cfg.pipeline

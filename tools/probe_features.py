@@ -39,12 +39,11 @@ import _bootstrap  # noqa: F401  (repository root first on sys.path)
 import torch
 import torch.nn.functional as F
 from _runner_cli import json_safe
-from _stages import load_config
+from _stages import load_config, use_config_registries
 from mmdet3d.evaluation.functional import seg_eval
 from mmdet3d.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
 
@@ -151,10 +150,7 @@ def probe(config: str,
     """
     start = time.perf_counter()
     cfg = load_config(config, data_root)
-    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
-    if cfg.get('custom_imports'):
-        from mmengine.utils import import_modules_from_strings
-        import_modules_from_strings(**cfg.custom_imports)
+    use_config_registries(cfg)
     model = build_probe_model(cfg, checkpoint, seed)
     train_ann = cfg.train_dataloader.dataset.ann_file
     train_feat, train_label, _ = extract(model, cfg, train_ann, train_samples)
