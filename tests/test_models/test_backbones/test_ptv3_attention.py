@@ -69,10 +69,28 @@ def test_partition_pads_with_previous_patch_tokens():
     # unpad points at each position's own (first) token.
     assert torch.equal(partition.pad[partition.unpad],
                        torch.arange(sum(SIZES)))
-    # 8 -> 1, 19 -> 3, 16 -> 2 and 9 -> 2 full patches; 5 and 1 are short.
-    assert partition.full_index.shape == (8, K)
-    assert partition.short_index.shape == (2, 5)
-    assert partition.short_mask.sum(1).tolist() == [5, 1]
+
+
+def test_partition_computes_each_query_once():
+    offset = torch.cumsum(torch.tensor(SIZES), 0)
+    partition = PatchPartition(offset, K)
+    patches, _ = reference_patches(SIZES, K)
+    # 8 -> 1, 19 -> 2, 16 -> 2 and 9 -> 1 complete patches.
+    assert partition.full_index.tolist() == [
+        patches[i] for i in (1, 2, 3, 5, 6, 8)
+    ]
+    # Partial sequences: the padded last patch (19, 9) or the short sample
+    # (5, 1) as keys, the positions no complete patch holds as queries.
+    assert partition.partial_lengths == [5, 8, 1, 8]
+    assert partition.partial_queries == [5, 3, 1, 1]
+    windows = partition.partial_index.split(partition.partial_lengths)
+    last_patches = [patches[i] for i in (0, 4, 7, 9)]
+    assert [sorted(w.tolist())
+            for w in windows] == [sorted(seq) for seq in last_patches]
+    # Every position has exactly one output row: nothing is computed twice.
+    assert torch.equal(
+        torch.sort(partition.sorted_to_output).values,
+        torch.arange(sum(SIZES)))
 
 
 def dense_patch_attention(module, feat, level, order_index):

@@ -6,18 +6,22 @@ patches of ``K`` consecutive voxels and attention runs inside each patch.
 A sample with ``n > K`` voxels is padded to ``ceil(n / K) * K`` tokens by
 repeating, in the free slots of its last patch, the tokens that sit ``K``
 places earlier (in the previous patch), so every patch is full and no
-attention mask is needed. A sample with ``n <= K`` voxels is one short
+attention mask is needed; the last patch is therefore the window of the
+sample's last ``K`` voxels. A sample with ``n <= K`` voxels is one short
 sequence. The same partition (``cu_seqlens``) is used by every backend:
 
 * CUDA with ``flash_attn`` importable: ``flash_attn_varlen_qkvpacked_func``
   in bf16 over the padded tokens.
 * Otherwise (CPU, or CUDA without flash-attn):
-  :func:`torch.nn.functional.scaled_dot_product_attention`, with all full
-  patches in one call and the short per-sample sequences in a second call
-  (padded to the longest short sequence with a key mask).
+  :func:`torch.nn.functional.scaled_dot_product_attention`, with all
+  complete patches in one call and one call per sample for its last,
+  partial sequence: the window of its last ``min(n, K)`` voxels as keys and
+  only the voxels no complete patch holds as queries. The padding slots'
+  queries, whose results the flash path discards, are never computed
+  (up to a third of the attention of small samples at coarse levels).
 """
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, List
 
 import torch
 import torch.nn.functional as F
@@ -40,13 +44,14 @@ class PatchIndex:
 
     Attributes:
         full_source (Tensor): (P, K) int64 row of the level's features that
-            fills each token of the P full patches.
-        short_source (Tensor): (S, L) int64 rows of the S short sequences
-            padded to the longest one, L (padding slots repeat a valid row).
-        short_mask (Tensor): (S, L) bool, True for real (non-padding) tokens.
+            fills each token of the P complete patches.
+        partial_source (Tensor): (sum(partial_lengths),) int64 rows of the
+            partial sequences (one per sample at most), concatenated.
+        partial_lengths (list[int]): tokens (keys) of each partial sequence.
+        partial_queries (list[int]): how many of its last tokens are queries.
         point_to_output (Tensor): (N,) int64 row, in the concatenation of the
-            flattened full-patch and short-sequence outputs, that holds each
-            row's own (non-duplicate) result.
+            flattened complete-patch outputs and the partial sequences'
+            query outputs, that holds each row's result.
         padded_source (Tensor): (N_pad,) int64 row filling each token of the
             padded serialized sequence (the flash-attn layout).
         padded_inverse (Tensor): (N,) int64 token of the padded sequence
@@ -54,8 +59,9 @@ class PatchIndex:
     """
 
     full_source: Tensor
-    short_source: Tensor
-    short_mask: Tensor
+    partial_source: Tensor
+    partial_lengths: List[int]
+    partial_queries: List[int]
     point_to_output: Tensor
     padded_source: Tensor
     padded_inverse: Tensor
@@ -66,7 +72,10 @@ class PatchPartition:
 
     Positions below are positions in the serialized order, where the voxels
     of each sample are contiguous because the sample index is the most
-    significant part of every curve code.
+    significant part of every curve code. A sample of ``n`` voxels has
+    ``n // K`` complete patches and, if ``r = n % K > 0``, one partial
+    sequence: the window of its last ``min(n, K)`` positions as keys (the
+    padded last patch's tokens), of which the last ``r`` are queries.
 
     Args:
         offset (Tensor): (B,) int64 cumulative end row of every sample.
@@ -77,14 +86,16 @@ class PatchPartition:
             token; slots past the end of a sample repeat position - K.
         unpad (Tensor): (N,) int64 padded token of every serialized position.
         cu_seqlens (Tensor): (num_seq + 1,) int32 cumulative sequence starts
-            in the padded token list (full patches and short sequences).
+            in the padded token list (patches and short sequences).
+        max_seqlen (int): longest sequence of ``cu_seqlens``.
         full_index (Tensor): (P, K) int64 serialized positions of the tokens
-            of the full patches.
-        short_index (Tensor): (S, L) int64 serialized positions of the short
-            sequences (padding slots repeat the first token).
-        short_mask (Tensor): (S, L) bool, True for real tokens.
+            of the complete patches.
+        partial_index (Tensor): (sum(partial_lengths),) int64 serialized
+            positions of the partial sequences' tokens.
+        partial_lengths (list[int]): keys of each partial sequence.
+        partial_queries (list[int]): queries (its last tokens) of each.
         sorted_to_output (Tensor): (N,) int64 row of each serialized position
-            in the concatenated (P * K + S * L) attention output.
+            in the concatenated (P * K + sum(partial_queries)) output.
     """
 
     def __init__(self, offset: Tensor, patch_size: int) -> None:
@@ -93,16 +104,58 @@ class PatchPartition:
         device = offset.device
         self.patch_size = patch_size
         counts = torch.diff(offset, prepend=offset.new_zeros(1))
+        starts = offset - counts
+        sample_ids = torch.arange(counts.shape[0], device=device)
+        total = int(offset[-1]) if counts.numel() else 0
+        self._flash_layout(counts, starts, sample_ids, total)
+
+        # Complete patches: positions start + j * K + [0, K), j < n // K.
+        complete = counts // patch_size
+        first_patch = torch.cumsum(complete, 0) - complete
+        patch_sample = torch.repeat_interleave(sample_ids, complete)
+        patch_rank = (
+            torch.arange(patch_sample.shape[0], device=device) -
+            first_patch[patch_sample])
+        self.full_index = (
+            (starts[patch_sample] + patch_rank * patch_size)[:, None] +
+            torch.arange(patch_size, device=device))
+
+        # Partial sequences: the last min(n, K) positions, r = n % K queries.
+        queries = counts - complete * patch_size
+        lengths = torch.where(queries > 0, torch.clamp(counts, max=patch_size),
+                              0)
+        window_sample = torch.repeat_interleave(sample_ids, lengths)
+        window_rank = (
+            torch.arange(window_sample.shape[0], device=device) -
+            (torch.cumsum(lengths, 0) - lengths)[window_sample])
+        self.partial_index = (offset - lengths)[window_sample] + window_rank
+        has_partial = lengths > 0
+        self.partial_lengths = lengths[has_partial].tolist()
+        self.partial_queries = queries[has_partial].tolist()
+
+        # Output row of each position: its complete patch's slot, or its
+        # query slot after all complete patches.
+        row_sample = torch.repeat_interleave(
+            sample_ids, counts, output_size=total)
+        local = torch.arange(total, device=device) - starts[row_sample]
+        in_partial = local >= (complete * patch_size)[row_sample]
+        first_query = torch.cumsum(queries, 0) - queries
+        self.sorted_to_output = torch.where(
+            in_partial,
+            self.full_index.numel() + first_query[row_sample] + local -
+            (complete * patch_size)[row_sample],
+            first_patch[row_sample] * patch_size + local)
+
+    def _flash_layout(self, counts: Tensor, starts: Tensor, sample_ids: Tensor,
+                      total: int) -> None:
+        """``pad``, ``unpad``, ``cu_seqlens`` and ``max_seqlen``."""
+        patch_size = self.patch_size
+        device = counts.device
         padded = torch.where(counts > patch_size, (counts + patch_size - 1) //
                              patch_size * patch_size, counts)
-        starts = offset - counts
         padded_ends = torch.cumsum(padded, 0)
         padded_starts = padded_ends - padded
-        num_samples = counts.shape[0]
-        sample_ids = torch.arange(num_samples, device=device)
-        total = int(offset[-1]) if num_samples else 0
-        total_padded = int(padded_ends[-1]) if num_samples else 0
-
+        total_padded = int(padded_ends[-1]) if counts.numel() else 0
         token_sample = torch.repeat_interleave(
             sample_ids, padded, output_size=total_padded)
         local = (
@@ -116,42 +169,13 @@ class PatchPartition:
         self.unpad = (
             torch.arange(total, device=device) - starts[row_sample] +
             padded_starts[row_sample])
-
-        # Sequences: ceil(n / K) full patches, or one short one of n tokens.
+        # Sequences: ceil(n / K) patches, or one short one of n tokens.
         num_seq = torch.where(counts > patch_size, padded // patch_size,
                               (counts > 0).long())
-        seq_sample = torch.repeat_interleave(sample_ids, num_seq)
-        seq_rank = torch.arange(
-            seq_sample.shape[0],
-            device=device) - (torch.cumsum(num_seq, 0) - num_seq)[seq_sample]
-        seq_start = padded_starts[seq_sample] + seq_rank * patch_size
-        seq_len = torch.clamp(counts[seq_sample], max=patch_size)
+        seq_len = torch.repeat_interleave(
+            torch.clamp(counts, max=patch_size), num_seq)
         self.cu_seqlens = F.pad(torch.cumsum(seq_len, 0), (1, 0)).int()
         self.max_seqlen = int(seq_len.max()) if seq_len.numel() else 0
-
-        is_full = seq_len == patch_size
-        arange_k = torch.arange(patch_size, device=device)
-        full_tokens = seq_start[is_full, None] + arange_k
-        short_start, short_len = seq_start[~is_full], seq_len[~is_full]
-        short_width = int(short_len.max()) if short_len.numel() else 0
-        arange_l = torch.arange(short_width, device=device)
-        self.short_mask = arange_l < short_len[:, None]
-        short_tokens = torch.where(self.short_mask,
-                                   short_start[:, None] + arange_l,
-                                   short_start[:, None])
-        self.full_index = self.pad[full_tokens]
-        self.short_index = self.pad[short_tokens]
-
-        num_full_tokens = full_tokens.numel()
-        token_to_output = torch.empty(
-            total_padded, dtype=torch.long, device=device)
-        token_to_output[full_tokens.reshape(-1)] = torch.arange(
-            num_full_tokens, device=device)
-        short_rows = torch.arange(
-            short_tokens.numel(), device=device).view_as(short_tokens)
-        token_to_output[short_tokens[self.short_mask]] = (
-            num_full_tokens + short_rows[self.short_mask])
-        self.sorted_to_output = token_to_output[self.unpad]
 
     def index(self, order: SerializedOrder) -> PatchIndex:
         """Compose the partition with one serialization order.
@@ -164,8 +188,9 @@ class PatchPartition:
         """
         return PatchIndex(
             full_source=order.order[self.full_index],
-            short_source=order.order[self.short_index],
-            short_mask=self.short_mask,
+            partial_source=order.order[self.partial_index],
+            partial_lengths=self.partial_lengths,
+            partial_queries=self.partial_queries,
             point_to_output=self.sorted_to_output[order.inverse],
             padded_source=order.order[self.pad],
             padded_inverse=self.unpad[order.inverse])
@@ -176,6 +201,9 @@ def patch_attention_sdpa(qkv: Tensor,
                          num_heads: int,
                          dropout_p: float = 0.0) -> Tensor:
     """Patch attention through ``scaled_dot_product_attention``.
+
+    One call for all complete patches, then one per partial sequence with
+    only its query tokens as queries (no attention mask anywhere).
 
     Args:
         qkv (Tensor): (N, 3 * C) packed queries, keys and values per row.
@@ -188,18 +216,27 @@ def patch_attention_sdpa(qkv: Tensor,
     """
     channels = qkv.shape[1] // 3
     head_dim = channels // num_heads
-    outputs = []
-    for source, mask in ((index.full_source, None), (index.short_source,
-                                                     index.short_mask)):
-        if source.numel() == 0:
-            continue
-        num_seq, length = source.shape
-        q, k, v = qkv.index_select(0, source.reshape(-1)).view(
-            num_seq, length, 3, num_heads, head_dim).permute(2, 0, 3, 1, 4)
-        attn_mask = None if mask is None else mask[:, None, None, :]
+
+    def attend(rows: Tensor, num_seq: int, num_queries: int) -> Tensor:
+        """(num_seq * L, 3C) packed rows -> (num_seq * num_queries, C)."""
+        q, k, v = rows.view(num_seq, -1, 3, num_heads,
+                            head_dim).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
-        outputs.append(out.transpose(1, 2).reshape(num_seq * length, channels))
+            q[:, :, -num_queries:], k, v, dropout_p=dropout_p)
+        return out.transpose(1, 2).reshape(num_seq * num_queries, channels)
+
+    outputs = []
+    if index.full_source.numel():
+        num_patches, patch_size = index.full_source.shape
+        outputs.append(
+            attend(
+                qkv.index_select(0, index.full_source.reshape(-1)),
+                num_patches, patch_size))
+    windows = qkv.index_select(0, index.partial_source).split(
+        index.partial_lengths)
+    outputs.extend(
+        attend(window, 1, num_queries)
+        for window, num_queries in zip(windows, index.partial_queries))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
     return out.index_select(0, index.point_to_output)
 
