@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from projects.DOS.dos.models.backbones.ptv3 import PTV3_SMALL, PointLevel, PTv3
+from projects.DOS.dos.models.backbones.ptv3 import (PTV3_SMALL, PointLevel,
+                                                    PTv3, PTv3Block)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT / 'tools' / 'benchmarks') not in sys.path:
@@ -45,10 +46,19 @@ def test_component_timer_books_level_setup_apart() -> None:
         name: getattr(PointLevel, name)
         for name in benchmark_ptv3.LEVEL_SETUP_METHODS
     }
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+    handles = [
+        block.register_forward_pre_hook(lambda module, args: calls.append(
+            (args[1], module.attn))) for block in model.modules()
+        if isinstance(block, PTv3Block)
+    ]
     with torch.inference_mode():
         with benchmark_ptv3.component_timer(model,
                                             torch.device('cpu')) as totals:
             model(points)
+    for handle in handles:
+        handle.remove()
     # Every level builds a rulebook (CPE) and patch indices (attention).
     assert totals['setup_in_cpe'] > 0
     assert totals['setup_in_attn'] > 0
@@ -61,6 +71,20 @@ def test_component_timer_books_level_setup_apart() -> None:
     net_parts = sum(totals[name] - totals[f'setup_in_{name}']
                     for name in ('cpe', 'attn'))
     assert totals['block'] - totals['setup_in_block'] > net_parts
+    # The attention kernel runs inside the attention; the MLP has no cache.
+    assert 0 < totals['sdpa'] < totals['attn']
+    assert totals['setup_in_mlp'] == 0 and totals['mlp'] > 0
+    # Scores: per block, heads x (complete patches x K^2 + each partial
+    # sequence's queries x keys); padding slots are never queries.
+    expected = 0
+    for level, attn in calls:
+        partition = level.partition(attn.patch_size)
+        expected += attn.num_heads * (
+            partition.full_index.numel() * attn.patch_size +
+            sum(q * n for q, n in zip(partition.partial_queries,
+                                      partition.partial_lengths)))
+    assert len(calls) == 5 and totals['sdpa_scores'] == expected
+    assert torch.nn.functional.scaled_dot_product_attention is sdpa
     # The timer leaves no wrapper and no hook behind.
     for name, method in originals.items():
         assert getattr(PointLevel, name) is method

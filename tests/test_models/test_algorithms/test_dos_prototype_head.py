@@ -4,6 +4,7 @@ import pytest
 import torch
 from mmdet3d.registry import MODELS
 
+from projects.DOS.dos.models.backbones.ptv3 import UpcastFeature
 from projects.DOS.dos.models.heads import PrototypeHead
 
 
@@ -45,3 +46,16 @@ def test_invalid_sizes_are_rejected():
         PrototypeHead(8, num_prototypes=0)
     with pytest.raises(ValueError, match='in_channels'):
         PrototypeHead(0)
+
+
+def test_up_cast_input_gives_the_scores_of_its_concatenation():
+    torch.manual_seed(0)
+    head = PrototypeHead(6, 16, 8, 4)
+    feats = [torch.randn(10, 2), torch.randn(4, 4)]
+    upcast = UpcastFeature(feats,
+                           [torch.tensor([0, 1, 2, 3, 0, 1, 2, 3, 3, 0])])
+    rows = torch.tensor([9, 2, 5])
+    for feat in (upcast, upcast[rows]):
+        got, expected = head(feat), head(feat.dense())
+        torch.testing.assert_close(got.embed, expected.embed)
+        torch.testing.assert_close(got.cos, expected.cos)

@@ -43,7 +43,7 @@ def test_output_contract_of_the_up_cast_model():
     out = model(points)
     assert set(out) == {
         'feat', 'coord', 'grid_coord', 'offset', 'batch', 'point2out',
-        'stage_inverse'
+        'stage_inverse', 'upcast'
     }
     num_out = out['feat'].shape[0]
     assert out['feat'].shape == (num_out, 64 + 128 + 256)
@@ -63,6 +63,19 @@ def test_output_contract_of_the_up_cast_model():
     counts = torch.bincount(p2o, minlength=num_out).float()
     mean = torch.zeros(num_out, 3).index_add_(0, p2o, points['coord'])
     torch.testing.assert_close(out['coord'], mean / counts[:, None])
+    # The up-cast feature is the stride-4, 8 and 16 features through the
+    # pooling parents, kept level by level in ``upcast``.
+    upcast = out['upcast']
+    assert [f.shape
+            for f in upcast.feats] == [(num_out, 64),
+                                       (int(inverses[2].max()) + 1, 128),
+                                       (int(inverses[3].max()) + 1, 256)]
+    assert torch.equal(
+        out['feat'],
+        torch.cat([
+            upcast.feats[0], upcast.feats[1][inverses[2]],
+            upcast.feats[2][inverses[3][inverses[2]]]
+        ], 1))
 
 
 def test_decoder_returns_level_zero_features():
@@ -75,7 +88,7 @@ def test_decoder_returns_level_zero_features():
         dec_patch_size=32)).eval()
     points = make_points()
     out = model(points)
-    assert out['feat'].shape == (700, 16)
+    assert out['feat'].shape == (700, 16) and 'upcast' not in out
     assert torch.equal(out['point2out'], torch.arange(700))
     assert torch.equal(out['grid_coord'], points['grid_coord'])
 

@@ -8,7 +8,7 @@ from mmdet3d.registry import MODELS
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from ..backbones.ptv3 import offset_to_batch
+from ..backbones.ptv3 import UpcastFeature, offset_to_batch
 from ..heads import PrototypeScores
 from ..losses import ZipfSinkhorn
 from .teacher_ema import CosineTeacherEMA
@@ -258,7 +258,7 @@ class DOS(BaseModel):
         # 2. Student: visible points only (or all points + mask token).
         s_rows, s_points = self._student_input(inputs, segment, num_segments)
         s_out = self.backbone(s_points)
-        s_scores = self.head(s_out['feat'])
+        s_scores = self.head(_head_input(s_out))
 
         # 3. Supervised voxels (observable ones; masked ones for the naive
         #    variants) and the teacher voxels holding their targets: same
@@ -276,7 +276,7 @@ class DOS(BaseModel):
 
         # 4. Teacher prototype scores at the matched voxels; one distillation
         #    term (Zipf-Sinkhorn target + softmap KL) per match.
-        t_scores = self._teacher_scores(t_out['feat'], matches)
+        t_scores = self._teacher_scores(_head_input(t_out), matches)
         terms = [
             self._distill(s_scores, t_match, match, num_segments)
             for t_match, match in zip(t_scores, matches)
@@ -537,7 +537,7 @@ class DOS(BaseModel):
         return torch.where(found, order[pos], torch.full_like(pos, -1))
 
     @torch.no_grad()
-    def _teacher_scores(self, t_feat: Tensor,
+    def _teacher_scores(self, t_feat: Union[Tensor, UpcastFeature],
                         matches: List[VoxelMatch]) -> List[PrototypeScores]:
         """Teacher head output at the matched teacher voxels only.
 
@@ -545,7 +545,8 @@ class DOS(BaseModel):
         match needs (not on every teacher voxel, most of which are masked).
 
         Args:
-            t_feat (Tensor): (M_t, C) teacher up-cast features.
+            t_feat (Tensor | UpcastFeature): (M_t, C) teacher up-cast
+                features.
             matches (list[VoxelMatch]): Same-view (and cross-view) matches.
 
         Returns:
@@ -600,6 +601,12 @@ class DOS(BaseModel):
             student_assign=s_scores.cos[match.student].argmax(dim=1),
             teacher_confidence=torch.exp(t_best -
                                          torch.logsumexp(t_logits, dim=1)))
+
+
+def _head_input(out: Dict[str, object]) -> Union[Tensor, UpcastFeature]:
+    """The head's input in a PTv3 output: the up-cast features kept level by
+    level when the backbone has no decoder, else ``feat``."""
+    return out.get('upcast', out['feat'])
 
 
 def _voxel_key(segment: Tensor, grid_coord: Tensor) -> Tensor:

@@ -9,6 +9,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..backbones.ptv3 import UpcastFeature
+
 
 class PrototypeScores(NamedTuple):
     """Output of :class:`PrototypeHead`.
@@ -79,17 +81,23 @@ class PrototypeHead(BaseModule):
         magnitude.data.fill_(1.0)
         magnitude.requires_grad_(False)
 
-    def forward(self, feat: Tensor) -> PrototypeScores:
+    def forward(self, feat: Union[Tensor, UpcastFeature]) -> PrototypeScores:
         """Project features and score them against the prototypes.
 
         Args:
-            feat (Tensor): (M, in_channels) voxel features.
+            feat (Tensor | UpcastFeature): (M, in_channels) voxel features,
+                or PTv3's up-cast features kept level by level, whose first
+                projection is computed per level (fewer multiply-adds, same
+                result up to float summation order).
 
         Returns:
             PrototypeScores: ``embed`` (M, D) and ``cos`` (M, K), fp32.
         """
-        embed = self.projector(feat)
-        with torch.autocast(device_type=feat.device.type, enabled=False):
+        first, rest = self.projector[0], self.projector[1:]
+        embed = rest(
+            feat.linear(first) if isinstance(feat, UpcastFeature
+                                             ) else first(feat))
+        with torch.autocast(device_type=embed.device.type, enabled=False):
             embed = F.normalize(embed.float(), dim=1, eps=1e-12)
             cos = F.linear(embed, self.prototypes.weight.float())
         return PrototypeScores(embed=embed, cos=cos)

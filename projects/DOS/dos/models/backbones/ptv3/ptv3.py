@@ -13,6 +13,7 @@ from .pooling import GridPooling, GridUnpooling
 from .serialization import SERIALIZATION_ORDERS
 from .sparse_conv import SubMConv3d
 from .structure import PointLevel, offset_to_batch
+from .upcast import UpcastFeature
 
 IntOrSeq = Union[int, Sequence[int]]
 
@@ -84,6 +85,9 @@ class PTv3(BaseModule):
     - ``offset`` (B,) int64 cumulative ends; ``batch`` (M,) int64.
     - ``point2out`` (N,) int64 output row holding each input point.
     - ``stage_inverse`` list of (N_s,) int64: level s row -> level s+1 row.
+    - ``upcast`` (encoder-only model) :class:`UpcastFeature`, the same rows
+      as ``feat`` kept level by level, on which a Linear layer costs fewer
+      multiply-adds (``UpcastFeature.linear``).
 
     Args:
         in_channels (int): C_in of ``feat``. Default: 4.
@@ -296,7 +300,8 @@ class PTv3(BaseModule):
 
         Returns:
             dict: ``feat``, ``coord``, ``grid_coord``, ``offset``, ``batch``,
-            ``point2out`` and ``stage_inverse`` (see the class docstring).
+            ``point2out``, ``stage_inverse`` and, without the decoder,
+            ``upcast`` (see the class docstring).
         """
         self._check_inputs(points)
         offset = points['offset'].long()
@@ -326,9 +331,9 @@ class PTv3(BaseModule):
                 feat = self.dec[s](feat, levels[s])
             out_level_index = 0
         else:
-            feat = feats[-1]
-            for s in reversed(range(self.up_cast_level, self.num_stages - 1)):
-                feat = torch.cat([feats[s], feat[inverses[s]]], dim=1)
+            upcast = UpcastFeature(feats[self.up_cast_level:],
+                                   inverses[self.up_cast_level:])
+            feat = upcast.dense()
             out_level_index = self.up_cast_level
 
         point2out = torch.arange(
@@ -336,7 +341,7 @@ class PTv3(BaseModule):
         for inverse in inverses[:out_level_index]:
             point2out = inverse[point2out]
         out_level = levels[out_level_index]
-        return dict(
+        out = dict(
             feat=feat,
             coord=out_level.coord,
             grid_coord=out_level.grid_coord,
@@ -344,3 +349,6 @@ class PTv3(BaseModule):
             batch=out_level.batch,
             point2out=point2out,
             stage_inverse=inverses)
+        if not self.decoder:
+            out['upcast'] = upcast
+        return out
