@@ -52,6 +52,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from projects.DOS.dos.models.backbones.ptv3 import (PTV3_PRESETS, PointLevel,
                                                     PTv3, PTv3Block,
@@ -358,17 +359,23 @@ def component_timer(model: PTv3,
         model (PTv3): the model whose blocks are timed.
         device (torch.device): synchronized around every interval (CUDA).
 
+    The attention kernel (``scaled_dot_product_attention``) and the MLP
+    are timed too, and the kernel's attention scores (query-key pairs times
+    heads) counted.
+
     Yields:
         dict[str, float]: seconds under ``'block'``, ``'cpe'``, ``'attn'``,
-        ``'setup'``, ``'setup_in_block'``, ``'setup_in_cpe'`` and
-        ``'setup_in_attn'``.
+        ``'mlp'``, ``'sdpa'``, ``'setup'``, ``'setup_in_block'``,
+        ``'setup_in_cpe'``, ``'setup_in_attn'`` and ``'setup_in_mlp'``; the
+        score count under ``'sdpa_scores'``.
     """
     totals: Dict[str, float] = defaultdict(float)
     running: List[str] = []
     handles = []
     for module in model.modules():
         if isinstance(module, PTv3Block):
-            parts = dict(block=module, cpe=module.cpe, attn=module.attn)
+            parts = dict(
+                block=module, cpe=module.cpe, attn=module.attn, mlp=module.mlp)
             for name, part in parts.items():
                 starts: List[float] = []
 
@@ -411,11 +418,25 @@ def component_timer(model: PTv3,
 
         return wrapper
 
+    sdpa = F.scaled_dot_product_attention
+
+    def timed_sdpa(query: torch.Tensor, key: torch.Tensor, *args: object,
+                   **kwargs: object) -> torch.Tensor:
+        synchronize(device)
+        start = time.perf_counter()
+        out = sdpa(query, key, *args, **kwargs)
+        synchronize(device)
+        totals['sdpa'] += time.perf_counter() - start
+        totals['sdpa_scores'] += query.shape[:-1].numel() * key.shape[-2]
+        return out
+
     for name, method in originals.items():
         setattr(PointLevel, name, timed(method))
+    F.scaled_dot_product_attention = timed_sdpa
     try:
         yield totals
     finally:
+        F.scaled_dot_product_attention = sdpa
         for name, method in originals.items():
             setattr(PointLevel, name, method)
         for handle in handles:
@@ -445,6 +466,12 @@ def bench_block_share(model: PTv3, points: Dict[str, torch.Tensor],
           f'{attn / block:.1%}, CPE {cpe / block:.1%}, '
           f'attention + CPE {(attn + cpe) / block:.1%} '
           '(target <= 70%)')
+    scores = totals['sdpa_scores']
+    print(f'  attention kernel (scaled_dot_product_attention) '
+          f'{totals["sdpa"] / block:.1%} of block time: '
+          f'{scores / repeats / 1e9:.2f} G scores per forward, '
+          f'{totals["sdpa"] / max(scores, 1) * 1e9:.2f} ns per score; '
+          f'MLP {totals["mlp"] / block:.1%}')
 
 
 def bench_conv(points: Dict[str, torch.Tensor], channels: List[int],
