@@ -107,7 +107,11 @@ class PatchPartition:
         starts = offset - counts
         sample_ids = torch.arange(counts.shape[0], device=device)
         total = int(offset[-1]) if counts.numel() else 0
-        self._flash_layout(counts, starts, sample_ids, total)
+        # Sample of every serialized position, and its place in the sample.
+        row_sample = torch.repeat_interleave(
+            sample_ids, counts, output_size=total)
+        local = torch.arange(total, device=device) - starts[row_sample]
+        self._flash_layout(counts, starts, sample_ids, row_sample, local)
 
         # Complete patches: positions start + j * K + [0, K), j < n // K.
         complete = counts // patch_size
@@ -135,20 +139,20 @@ class PatchPartition:
 
         # Output row of each position: its complete patch's slot, or its
         # query slot after all complete patches.
-        row_sample = torch.repeat_interleave(
-            sample_ids, counts, output_size=total)
-        local = torch.arange(total, device=device) - starts[row_sample]
-        in_partial = local >= (complete * patch_size)[row_sample]
+        complete_end = (complete * patch_size)[row_sample]
         first_query = torch.cumsum(queries, 0) - queries
         self.sorted_to_output = torch.where(
-            in_partial,
+            local >= complete_end,
             self.full_index.numel() + first_query[row_sample] + local -
-            (complete * patch_size)[row_sample],
-            first_patch[row_sample] * patch_size + local)
+            complete_end, first_patch[row_sample] * patch_size + local)
 
     def _flash_layout(self, counts: Tensor, starts: Tensor, sample_ids: Tensor,
-                      total: int) -> None:
-        """``pad``, ``unpad``, ``cu_seqlens`` and ``max_seqlen``."""
+                      row_sample: Tensor, local: Tensor) -> None:
+        """``pad``, ``unpad``, ``cu_seqlens`` and ``max_seqlen``.
+
+        ``row_sample`` and ``local`` are the (N,) sample of every serialized
+        position and its place within that sample.
+        """
         patch_size = self.patch_size
         device = counts.device
         padded = torch.where(counts > patch_size, (counts + patch_size - 1) //
@@ -158,17 +162,13 @@ class PatchPartition:
         total_padded = int(padded_ends[-1]) if counts.numel() else 0
         token_sample = torch.repeat_interleave(
             sample_ids, padded, output_size=total_padded)
-        local = (
+        token_local = (
             torch.arange(total_padded, device=device) -
             padded_starts[token_sample])
-        local = torch.where(local >= counts[token_sample], local - patch_size,
-                            local)
-        self.pad = starts[token_sample] + local
-        row_sample = torch.repeat_interleave(
-            sample_ids, counts, output_size=total)
-        self.unpad = (
-            torch.arange(total, device=device) - starts[row_sample] +
-            padded_starts[row_sample])
+        token_local = torch.where(token_local >= counts[token_sample],
+                                  token_local - patch_size, token_local)
+        self.pad = starts[token_sample] + token_local
+        self.unpad = local + padded_starts[row_sample]
         # Sequences: ceil(n / K) patches, or one short one of n tokens.
         num_seq = torch.where(counts > patch_size, padded // patch_size,
                               (counts > 0).long())

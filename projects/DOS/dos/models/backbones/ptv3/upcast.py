@@ -73,8 +73,7 @@ class UpcastFeature:
         return UpcastFeature(self.feats, self.parents, rows)
 
     def level_rows(self) -> List[Optional[Tensor]]:
-        """(R,) int64 row of every level for each row (None: all, in order).
-        """
+        """Per level, the (R,) int64 row holding each row (None: all)."""
         index = self.rows
         result = [index]
         for parent in self.parents:
