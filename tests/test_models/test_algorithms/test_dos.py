@@ -233,10 +233,13 @@ def test_leakage_observable_student_ignores_masked_points():
 
 @pytest.mark.parametrize('target', ['softmap', 'clustering', 'regression'])
 @pytest.mark.parametrize('masking', ['observable', 'naive', 'token_jitter'])
-def test_every_variant_gives_a_finite_differentiable_loss(target, masking):
+@pytest.mark.parametrize('teacher_spread', [None, 2.0])
+def test_every_variant_gives_a_finite_differentiable_loss(
+        target, masking, teacher_spread):
     model = build(
         target=target,
         masking=masking,
+        teacher_spread=teacher_spread,
         sinkhorn=dict(alpha=0.0 if target == 'clustering' else 1.3))
     model.train()
     losses = model(make_batch(), mode='loss')
@@ -249,6 +252,36 @@ def test_every_variant_gives_a_finite_differentiable_loss(target, masking):
     assert all(p.grad is None for p in model.teacher.parameters())
     stats = model.last_diagnostics
     assert stats['teacher_assign'].shape == stats['student_assign'].shape
+
+
+def test_init_weights_starts_the_teacher_as_a_copy_of_the_student():
+    model = build()
+    model.init_weights()
+    student = model._student().state_dict()
+    teacher = model.teacher.module.state_dict()
+    assert student.keys() == teacher.keys()
+    for key, value in student.items():
+        torch.testing.assert_close(teacher[key], value, rtol=0, atol=0)
+
+
+def test_teacher_spread_fixes_the_target_sharpness_whatever_the_cosines():
+    """A per-prototype temperature: scaling the cosines' deviations from
+    their mean (a more or less collapsed teacher) leaves the logits fed to
+    Zipf-Sinkhorn unchanged, and each column has the configured std."""
+    model = build(teacher_spread=2.0)
+    gen = torch.Generator().manual_seed(0)
+    segment = torch.tensor([0] * 40 + [1] * 30)
+    cos = torch.rand(70, 32, generator=gen) * 0.2 + 0.5
+    logits = model._teacher_logits(cos, segment, 2)
+    collapsed = model._teacher_logits(0.5 + 0.1 * (cos - 0.5), segment, 2)
+    torch.testing.assert_close(collapsed, logits, rtol=1e-3, atol=1e-3)
+    for rows in (segment == 0, segment == 1):
+        std = logits[rows].std(dim=0, unbiased=False)
+        torch.testing.assert_close(
+            std, torch.full_like(std, 2.0), rtol=1e-4, atol=0)
+        assert logits[rows].mean(dim=0).abs().max() < 1e-5
+    plain = build()._teacher_logits(cos, segment, 2)
+    torch.testing.assert_close(plain, cos / 0.04)
 
 
 def test_loss_is_fp32_and_finite_under_bf16_autocast():
@@ -352,6 +385,7 @@ def test_predict_returns_teacher_features_per_view():
     (dict(sinkhorn=dict(alpha=-1.0)), 'alpha'),
     (dict(student_temp=0.0), 'student_temp'),
     (dict(mask_jitter=dict(sigma=0.1)), 'mask_jitter'),
+    (dict(teacher_spread=0.0), 'teacher_spread'),
 ])
 def test_invalid_config_is_rejected_at_build_time(kwargs, match):
     with pytest.raises(ValueError, match=match):

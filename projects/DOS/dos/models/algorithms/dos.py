@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ..backbones.ptv3 import UpcastFeature, offset_to_batch
 from ..heads import PrototypeScores
 from ..losses import ZipfSinkhorn
+from ..losses.segment_ops import segment_standardize
 from .teacher_ema import CosineTeacherEMA
 
 # Training target -> loss module (registered in MODELS).
@@ -122,6 +123,16 @@ class DOS(BaseModel):
         teacher_temp (float): Initial tau_T; :class:`DOSScheduleHook` sets it
             every iteration (0.04 -> 0.07 over the first 5 %, Sonata).
             Defaults to 0.04.
+        teacher_spread (float, optional): When set, the teacher's cosines
+            are standardised per prototype over the points of each (scene,
+            view) target set and multiplied by this value before
+            Zipf-Sinkhorn, in place of ``/ tau_T``: a temperature per
+            prototype and view that keeps the target softmaps as peaked as
+            a logit std of ``teacher_spread`` whatever the spread of the
+            features. Without it the target's sharpness is tied to the
+            cosine spread, which the loss itself shrinks (see "Collapse"
+            above). None keeps the paper's global ``tau_T``. Defaults to
+            None.
         ema (dict): :class:`CosineTeacherEMA` arguments. Defaults to
             ``dict(base_momentum=0.994, end_momentum=1.0)`` (Sonata).
         mask_jitter (dict): ``std`` and ``clip`` (metres) of the
@@ -145,6 +156,7 @@ class DOS(BaseModel):
                  sinkhorn: Optional[dict] = None,
                  student_temp: float = 0.1,
                  teacher_temp: float = 0.04,
+                 teacher_spread: Optional[float] = None,
                  ema: Optional[dict] = None,
                  mask_jitter: Optional[dict] = None,
                  grid_size: float = 0.05,
@@ -161,6 +173,10 @@ class DOS(BaseModel):
                                                              grid_size)):
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f'DOS: {name} must be > 0, got {value!r}')
+        if teacher_spread is not None and not (isinstance(
+                teacher_spread, (int, float)) and teacher_spread > 0):
+            raise ValueError(f'DOS: teacher_spread must be None or > 0, got '
+                             f'{teacher_spread!r}')
         mask_jitter = {'std': 0.01, 'clip': 0.02, **(mask_jitter or {})}
         if set(mask_jitter) != {'std', 'clip'} or min(
                 mask_jitter.values()) < 0:
@@ -189,6 +205,8 @@ class DOS(BaseModel):
         self.cross_view = cross_view
         self.student_temp = float(student_temp)
         self.teacher_temp = float(teacher_temp)
+        self.teacher_spread = (None if teacher_spread is None else
+                               float(teacher_spread))
         self.mask_jitter = mask_jitter
         self.grid_size = float(grid_size)
         # Also built for 'regression': its Zipf prior is the reference of the
@@ -333,6 +351,22 @@ class DOS(BaseModel):
         out = self.backbone(s_points)
         out['input_rows'] = s_rows
         return out
+
+    def init_weights(self) -> None:
+        """Initialise the student, then start the teacher as its copy.
+
+        mmengine's recursive ``init_weights`` would also re-draw the
+        teacher's copy of the backbone and head independently of the
+        student's. With a momentum of 0.994 such a teacher stays mostly an
+        unrelated random network for hundreds of iterations (0.994^300 =
+        0.16 of it is left after 300), and its targets then carry no
+        information the student can predict: the measured correlation of
+        the student's and the teacher's prototype scores at the same voxels
+        was 0.00 at iteration 0 (``tools/analyze_collapse.py``). DINO,
+        iBOT and Sonata start the teacher as an exact copy of the student.
+        """
+        super().init_weights()
+        self.teacher.module.load_state_dict(self._student().state_dict())
 
     def train(self, mode: bool = True) -> 'DOS':
         """Set the student's mode; the teacher always stays in eval mode.
@@ -579,10 +613,33 @@ class DOS(BaseModel):
         if self.target == 'regression':
             return self.criterion(s_scores.embed[match.student],
                                   t_scores.embed, match.segment, num_segments)
-        log_target = self.sinkhorn(t_scores.cos / self.teacher_temp,
-                                   match.segment, num_segments)
+        t_logits = self._teacher_logits(t_scores.cos, match.segment,
+                                        num_segments)
+        log_target = self.sinkhorn(t_logits, match.segment, num_segments)
         return self.criterion(s_scores.cos[match.student] / self.student_temp,
                               log_target, match.segment, num_segments)
+
+    def _teacher_logits(self, cos: Tensor, segment: Tensor,
+                        num_segments: int) -> Tensor:
+        """The teacher's scores entering Zipf-Sinkhorn (log of its F).
+
+        ``cos / tau_T`` by default. With ``teacher_spread`` each prototype's
+        cosines are standardised over the points of their segment and
+        scaled to that spread, i.e. a temperature per prototype and view,
+        ``tau_k = std_i(cos_ik) / teacher_spread`` (see the class docstring).
+
+        Args:
+            cos (Tensor): (J, K) teacher cosines at the matched voxels.
+            segment (Tensor): (J,) int64 segment of each row.
+            num_segments (int): 2B.
+
+        Returns:
+            Tensor: (J, K) fp32 logits.
+        """
+        if self.teacher_spread is None:
+            return cos / self.teacher_temp
+        return segment_standardize(cos, segment,
+                                   num_segments) * self.teacher_spread
 
     @torch.no_grad()
     def _record_diagnostics(self, s_scores: PrototypeScores,

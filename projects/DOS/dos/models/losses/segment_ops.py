@@ -101,6 +101,32 @@ def segment_log_softmax(values: Tensor, segment: Tensor,
                         segment, num_segments)
 
 
+def segment_standardize(values: Tensor,
+                        segment: Tensor,
+                        num_segments: int,
+                        eps: float = 1e-6) -> Tensor:
+    """Standardise every column over the rows of each segment.
+
+    Args:
+        values (Tensor): (N, K) float scores.
+        segment (Tensor): (N,) int64 segment id of each row.
+        num_segments (int): Number of segments S.
+        eps (float): Added to the standard deviation. Defaults to 1e-6.
+
+    Returns:
+        Tensor: (N, K) ``(values - mean) / (std + eps)`` with the mean and
+        the (biased) std of the column taken over the row's segment; a
+        one-row segment gives zeros.
+    """
+
+    def standardize(block: Tensor) -> Tensor:
+        centred = block - block.mean(dim=0, keepdim=True)
+        std = centred.square().mean(dim=0, keepdim=True).sqrt()
+        return centred / (std + eps)
+
+    return map_segments(standardize, values.float(), segment, num_segments)
+
+
 def segment_count(segment: Tensor, num_segments: int) -> Tensor:
     """Number of rows in each segment.
 
