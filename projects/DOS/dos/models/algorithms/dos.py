@@ -40,6 +40,24 @@ class VoxelMatch(NamedTuple):
     segment: Tensor
 
 
+class DistillationPairs(NamedTuple):
+    """What the distillation terms of one batch compare.
+
+    Attributes:
+        student (PrototypeScores): (M_s, D) / (M_s, K) student head output
+            on every student voxel.
+        teacher (list[PrototypeScores]): Per match, (J, D) / (J, K) teacher
+            head output aligned with ``matches[i].student``.
+        matches (list[VoxelMatch]): Same-view match, then the cross-view
+            one when ``cross_view`` is on.
+        num_segments (int): 2B (scene, view) segments.
+    """
+    student: PrototypeScores
+    teacher: List[PrototypeScores]
+    matches: List[VoxelMatch]
+    num_segments: int
+
+
 @MODELS.register_module()
 class DOS(BaseModel):
     """DOS self-supervised pretraining (arXiv 2512.11465) on PTv3.
@@ -266,14 +284,48 @@ class DOS(BaseModel):
             paper's ``L = L_1 + L_2`` with ``L_a`` the mean of the same-view
             and (if enabled) cross-view terms, averaged over scenes.
         """
-        segment, num_segments = self._check_batch(inputs)
-
-        # 1. Teacher = EMA of the student; it sees the full views.
+        # 1. Teacher = EMA of the student (updated before it is used).
         with torch.no_grad():
             self.teacher.update_parameters(self._student())
+
+        # 2.-4. Student and teacher prototype scores at the supervised voxels.
+        pairs = self.distillation_pairs(inputs)
+        # One distillation term (Zipf-Sinkhorn target + softmap KL) per match.
+        terms = [
+            self._distill(pairs.student, t_match, match, pairs.num_segments)
+            for t_match, match in zip(pairs.teacher, pairs.matches)
+        ]
+
+        # 5. L = L_1 + L_2 with L_a the mean of its terms, averaged over
+        #    scenes; each term is a mean over the 2B segments, hence the 2.
+        loss = 2.0 * torch.stack(terms).mean()
+        self._record_diagnostics(pairs.student, pairs.teacher[0],
+                                 pairs.matches[0])
+        return {f'loss_{self.target}': loss}
+
+    def distillation_pairs(self,
+                           inputs: Dict[str, Tensor]) -> 'DistillationPairs':
+        """Student and teacher prototype scores at the supervised voxels.
+
+        Steps 2-4 of :meth:`loss` with the current teacher (no EMA update):
+        what the distillation terms compare, also read by
+        ``tools/analyze_collapse.py``.
+
+        Args:
+            inputs (dict[str, Tensor]): The DOS batch (class docstring).
+
+        Returns:
+            DistillationPairs: The student's scores on its voxels, the
+            teacher's at the matched voxels and the matches (same view,
+            then cross view if enabled).
+        """
+        segment, num_segments = self._check_batch(inputs)
+
+        # 2. Teacher (no gradients): the full views.
+        with torch.no_grad():
             t_out = self.teacher.module.backbone(self._full_view(inputs))
 
-        # 2. Student: visible points only (or all points + mask token).
+        # Student: visible points only (or all points + mask token).
         s_rows, s_points = self._student_input(inputs, segment, num_segments)
         s_out = self.backbone(s_points)
         s_scores = self.head(_head_input(s_out))
@@ -292,19 +344,10 @@ class DOS(BaseModel):
                 self._match(s_out, s_rows, supervised & (partner[s_rows] >= 0),
                             t_out['point2out'], partner))
 
-        # 4. Teacher prototype scores at the matched voxels; one distillation
-        #    term (Zipf-Sinkhorn target + softmap KL) per match.
+        # 4. Teacher prototype scores at the matched voxels only.
         t_scores = self._teacher_scores(_head_input(t_out), matches)
-        terms = [
-            self._distill(s_scores, t_match, match, num_segments)
-            for t_match, match in zip(t_scores, matches)
-        ]
+        return DistillationPairs(s_scores, t_scores, matches, num_segments)
 
-        # 5. L = L_1 + L_2 with L_a the mean of its terms, averaged over
-        #    scenes; each term is a mean over the 2B segments, hence the 2.
-        loss = 2.0 * torch.stack(terms).mean()
-        self._record_diagnostics(s_scores, t_scores[0], matches[0])
-        return {f'loss_{self.target}': loss}
 
     @torch.no_grad()
     def predict(
