@@ -40,6 +40,7 @@ from mmdet3d.registry import MODELS
 from mmengine.runner import Runner
 from torch import Tensor
 
+from projects.DOS.dos.engine.hooks.dos_diagnostics_hook import mean_pair_cosine
 from projects.DOS.dos.models.losses.segment_ops import map_segments
 
 COLLAPSE_EPS = (1.0, 0.5, 0.25, 0.1, 0.0)
@@ -71,16 +72,12 @@ def shrink(embed: Tensor, segment: Tensor, num_segments: int,
     return map_segments(pull, embed, segment, num_segments)
 
 
-def mean_pair_cosine(embed: Tensor, segment: Tensor,
-                     num_segments: int) -> float:
-    """Mean over segments of the mean off-diagonal cosine, O(J D):
-    ``(|sum_i e_i|^2 - n) / (n (n - 1))`` for unit rows."""
-
-    def pair_cos(block: Tensor) -> Tensor:
-        n, total = block.shape[0], block.sum(dim=0)
-        return ((total @ total - n) / (n * (n - 1))).reshape(1, 1)
-
-    return float(per_segment(pair_cos, embed, segment, num_segments).mean())
+def segment_mean_pair_cosine(embed: Tensor, segment: Tensor,
+                             num_segments: int) -> float:
+    """Mean over segments of :func:`mean_pair_cosine`."""
+    return float(
+        per_segment(lambda b: mean_pair_cosine(b).reshape(1, 1), embed,
+                    segment, num_segments).mean())
 
 
 def column_stat(fn: Callable[[Tensor], Tensor], values: Tensor,
@@ -146,10 +143,10 @@ def analyze_term(model, student_embed: Tensor, teacher_embed: Tensor,
                                    num_segments),
         student_spread=column_stat(std, s_cos / model.student_temp, segment,
                                    num_segments),
-        teacher_pair_cos=mean_pair_cosine(teacher_embed, segment,
-                                          num_segments),
-        student_pair_cos=mean_pair_cosine(student_embed, segment,
-                                          num_segments),
+        teacher_pair_cos=segment_mean_pair_cosine(teacher_embed, segment,
+                                                  num_segments),
+        student_pair_cos=segment_mean_pair_cosine(student_embed, segment,
+                                                  num_segments),
         correlation=correlation(s_cos, t_cos, segment, num_segments),
         collapsed=collapsed,
         student=student,

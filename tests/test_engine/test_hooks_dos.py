@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """DOS schedule and diagnostics hooks."""
+import logging
 import math
 from types import SimpleNamespace
 
@@ -7,13 +8,14 @@ import pytest
 import torch
 from mmdet3d.registry import HOOKS
 from mmdet3d.structures import Det3DDataSample
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.runner import Runner
 from torch import nn
 
 from projects.DOS.dos.engine.hooks import (DOSDiagnosticsHook, DOSScheduleHook,
                                            linear_warmup,
-                                           prototype_diagnostics)
+                                           prototype_diagnostics,
+                                           softmap_diagnostics)
 from projects.DOS.dos.models.algorithms import CosineTeacherEMA
 from projects.DOS.dos.models.backbones.ptv3 import PTV3_SMALL
 from projects.DOS.dos.models.losses import ZipfSinkhorn, zipf_log_prior
@@ -29,6 +31,7 @@ class FakeDOS(nn.Module):
         self.sinkhorn = ZipfSinkhorn(4, 1.3)
         self.data_preprocessor = SimpleNamespace(
             mask_ratio=0.7, mask_block_size=1.0)
+        self.num_prototypes = 4
         self.last_diagnostics = {}
 
 
@@ -118,12 +121,65 @@ def test_prototype_diagnostics_formulas():
     assert collapsed['active_prototypes'] == 1
 
 
+def diagnostics(teacher_cos, student_cos=None, segment=None, embed=None):
+    """``DOS.last_diagnostics`` built from cosines (embeddings default to
+    the normalised cosines, targets to Zipf-Sinkhorn at tau_T = 1)."""
+    segment = torch.zeros(teacher_cos.shape[0], dtype=torch.long) \
+        if segment is None else segment
+    student_cos = teacher_cos if student_cos is None else student_cos
+    embed = torch.nn.functional.normalize(teacher_cos, dim=1) \
+        if embed is None else embed
+    log_target = ZipfSinkhorn(teacher_cos.shape[1],
+                              1.3)(teacher_cos, segment,
+                                   int(segment.max()) + 1)
+    return dict(
+        segment=segment,
+        teacher_cos=teacher_cos,
+        student_cos=student_cos,
+        teacher_embed=embed,
+        student_embed=embed,
+        log_target=log_target)
+
+
+def test_softmap_diagnostics_formulas():
+    gen = torch.Generator().manual_seed(0)
+    segment = torch.tensor([0] * 5 + [1] * 7)
+    cos = torch.rand(12, 4, generator=gen)
+    embed = torch.nn.functional.normalize(torch.randn(12, 3, generator=gen))
+    stats = diagnostics(cos, segment=segment, embed=embed)
+    got = softmap_diagnostics(stats, teacher_temp=0.5)
+    spread, pair, entropy = [], [], []
+    for rows in (segment == 0, segment == 1):
+        n = int(rows.sum())
+        spread.append((cos[rows] / 0.5).std(dim=0).mean())
+        gram = embed[rows] @ embed[rows].T
+        pair.append((gram.sum() - gram.diag().sum()) / (n * (n - 1)))
+        p = stats['log_target'][rows].exp()
+        entropy.append((-(p * p.log()).sum(0) / math.log(n)).mean())
+    assert got['teacher_logit_spread'] == pytest.approx(
+        float(torch.stack(spread).mean()), rel=1e-5)
+    assert got['embedding_mean_cosine'] == pytest.approx(
+        float(torch.stack(pair).mean()), rel=1e-5)
+    assert got['softmap_entropy_ratio'] == pytest.approx(
+        float(torch.stack(entropy).mean()), rel=1e-5)
+    # One embedding and one score for every point: flat softmaps.
+    flat = softmap_diagnostics(
+        diagnostics(torch.full((6, 4), 0.3), embed=torch.ones(6, 3) / 3**0.5),
+        teacher_temp=0.07)
+    assert flat['softmap_entropy_ratio'] == pytest.approx(1.0)
+    assert flat['teacher_logit_spread'] == pytest.approx(0.0)
+    assert flat['embedding_mean_cosine'] == pytest.approx(1.0)
+    # Regression target: no softmap, the ratio is NaN.
+    stats.pop('log_target')
+    assert math.isnan(softmap_diagnostics(stats, 0.5)['softmap_entropy_ratio'])
+
+
 def test_diagnostics_hook_logs_at_its_interval():
     model = FakeDOS()
-    model.last_diagnostics = dict(
-        teacher_assign=torch.tensor([0, 1, 1, 3]),
-        student_assign=torch.tensor([0, 1, 2, 3]),
-        teacher_confidence=torch.tensor([0.9, 0.9, 0.1, 0.9]))
+    model.last_diagnostics = diagnostics(
+        torch.tensor([[5., 0, 0, 0], [0, 5, 0, 0], [0, 5, 0, 0], [0, 0, 0,
+                                                                  5.]]),
+        student_cos=torch.eye(4) * 5)
     hook = HOOKS.build(dict(type='DOSDiagnosticsHook', interval=2))
     runner = fake_runner(model, 0)
     hook.after_train_iter(runner, 0)  # iteration 1: not logged
@@ -131,13 +187,71 @@ def test_diagnostics_hook_logs_at_its_interval():
     runner.iter = 1
     hook.after_train_iter(runner, 1)
     hub = runner.message_hub
-    assert hub.get_scalar('train/coverage').current() == pytest.approx(0.75)
+    assert hub.get_scalar('train/coverage').current() == pytest.approx(1.0)
     assert hub.get_scalar('train/agreement').current() == pytest.approx(0.75)
     assert hub.get_scalar('train/active_prototypes').current() == 3
-    for name in ('usage_entropy', 'usage_kl_zipf'):
+    for name in ('usage_entropy', 'usage_kl_zipf', 'softmap_entropy_ratio',
+                 'teacher_logit_spread', 'embedding_mean_cosine',
+                 'student_embedding_mean_cosine'):
         assert math.isfinite(hub.get_scalar(f'train/{name}').current())
     with pytest.raises(ValueError, match='interval'):
         DOSDiagnosticsHook(interval=0)
+    with pytest.raises(ValueError, match='max_entropy_ratio'):
+        DOSDiagnosticsHook(max_entropy_ratio=1.5)
+
+
+class Records(logging.Handler):
+    """Keeps the messages of mmengine's current logger (which does not
+    propagate to pytest's caplog)."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def run_hook_on_real_model(collapsed: bool) -> list:
+    """Collapse warnings of the hook on the last batch of a real (tiny) DOS
+    model over two logged iterations; with ``collapsed`` its head maps every
+    voxel to one embedding."""
+    from tests.test_models.test_algorithms.test_dos import build, make_batch
+    model = build()
+    model.init_weights()
+    if collapsed:
+        for module in (model.head, model.teacher.module.head):
+            last = module.projector[-1]
+            last.weight.data.zero_()
+            last.bias.data.fill_(1.0)
+    model.train()
+    model.teacher_temp = 0.07
+    model(make_batch(), mode='loss')
+    hook = DOSDiagnosticsHook(interval=1, warmup=0)
+    runner = fake_runner(model, 0)
+    logger, records = MMLogger.get_current_instance(), Records()
+    logger.addHandler(records)
+    try:
+        hook.after_train_iter(runner, 0)
+        runner.iter = 1
+        hook.after_train_iter(runner, 1)
+    finally:
+        logger.removeHandler(records)
+    return [m for m in records.messages if 'collapsing' in m]
+
+
+def test_a_collapsed_model_trips_the_warning_once_per_metric():
+    messages = run_hook_on_real_model(True)
+    assert any('softmap_entropy_ratio' in m and '> threshold 0.95' in m
+               for m in messages)
+    assert any('embedding_mean_cosine' in m for m in messages)
+    names = [m.split(': ')[2].split(' =')[0] for m in messages]
+    assert len(names) == len(set(names)) == 3  # second iteration: no repeat
+    assert all('iteration 1' in m for m in messages)
+
+
+def test_a_healthy_model_does_not_trip_the_warning():
+    assert run_hook_on_real_model(False) == []
 
 
 def packed_scene(seed: int) -> dict:
@@ -219,5 +333,7 @@ def test_hooks_drive_a_real_dos_training_run(tmp_path):
         pytest.approx(1 - 0.006 * (math.cos(math.pi * 0.75) + 1) / 2)
     assert int(model.teacher.steps) == 4
     for name in ('usage_entropy', 'active_prototypes', 'usage_kl_zipf',
-                 'coverage', 'agreement', 'loss_softmap'):
+                 'coverage', 'agreement', 'loss_softmap',
+                 'softmap_entropy_ratio', 'teacher_logit_spread',
+                 'embedding_mean_cosine', 'student_embedding_mean_cosine'):
         assert math.isfinite(hub.get_scalar(f'train/{name}').current())

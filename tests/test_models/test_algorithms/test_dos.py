@@ -251,7 +251,9 @@ def test_every_variant_gives_a_finite_differentiable_loss(
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert all(p.grad is None for p in model.teacher.parameters())
     stats = model.last_diagnostics
-    assert stats['teacher_assign'].shape == stats['student_assign'].shape
+    assert stats['teacher_cos'].shape == stats['student_cos'].shape
+    assert stats['segment'].shape[0] == stats['teacher_embed'].shape[0]
+    assert ('log_target' in stats) == (target != 'regression')
 
 
 def test_init_weights_starts_the_teacher_as_a_copy_of_the_student():

@@ -291,20 +291,25 @@ class DOS(BaseModel):
         # 2.-4. Student and teacher prototype scores at the supervised voxels.
         pairs = self.distillation_pairs(inputs)
         # One distillation term (Zipf-Sinkhorn target + softmap KL) per match.
-        terms = [
-            self._distill(pairs.student, t_match, match, pairs.num_segments)
+        targets = [
+            self._target(t_match, match, pairs.num_segments)
             for t_match, match in zip(pairs.teacher, pairs.matches)
+        ]
+        terms = [
+            self._distill(pairs.student, t_match, target, match,
+                          pairs.num_segments) for t_match, target, match in
+            zip(pairs.teacher, targets, pairs.matches)
         ]
 
         # 5. L = L_1 + L_2 with L_a the mean of its terms, averaged over
         #    scenes; each term is a mean over the 2B segments, hence the 2.
         loss = 2.0 * torch.stack(terms).mean()
         self._record_diagnostics(pairs.student, pairs.teacher[0],
-                                 pairs.matches[0])
+                                 pairs.matches[0], targets[0])
         return {f'loss_{self.target}': loss}
 
-    def distillation_pairs(self,
-                           inputs: Dict[str, Tensor]) -> 'DistillationPairs':
+    def distillation_pairs(self, inputs: Dict[str,
+                                              Tensor]) -> 'DistillationPairs':
         """Student and teacher prototype scores at the supervised voxels.
 
         Steps 2-4 of :meth:`loss` with the current teacher (no EMA update):
@@ -347,7 +352,6 @@ class DOS(BaseModel):
         # 4. Teacher prototype scores at the matched voxels only.
         t_scores = self._teacher_scores(_head_input(t_out), matches)
         return DistillationPairs(s_scores, t_scores, matches, num_segments)
-
 
     @torch.no_grad()
     def predict(
@@ -639,26 +643,47 @@ class DOS(BaseModel):
             for index in inverse.split(sizes)
         ]
 
+    def _target(self, t_scores: PrototypeScores, match: VoxelMatch,
+                num_segments: int) -> Optional[Tensor]:
+        """The teacher's Zipf-Sinkhorn log-target of one term.
+
+        Args:
+            t_scores (PrototypeScores): Teacher head output at the matched
+                voxels.
+            match (VoxelMatch): The match (its ``segment`` sets the point
+                sets the softmaps are normalised over).
+            num_segments (int): 2B.
+
+        Returns:
+            Tensor | None: (J, K) fp32 log-target; None for the regression
+            target, which compares embeddings.
+        """
+        if self.target == 'regression':
+            return None
+        t_logits = self._teacher_logits(t_scores.cos, match.segment,
+                                        num_segments)
+        return self.sinkhorn(t_logits, match.segment, num_segments)
+
     def _distill(self, s_scores: PrototypeScores, t_scores: PrototypeScores,
-                 match: VoxelMatch, num_segments: int) -> Tensor:
+                 log_target: Optional[Tensor], match: VoxelMatch,
+                 num_segments: int) -> Tensor:
         """One distillation term (same-view or cross-view) of the loss.
 
         Args:
             s_scores (PrototypeScores): Student head output per voxel.
             t_scores (PrototypeScores): Teacher head output at the matched
                 voxels (aligned with ``match.student``).
+            log_target (Tensor, optional): (J, K) :meth:`_target` of the
+                term (None for regression).
             match (VoxelMatch): Supervised student voxels and segments.
             num_segments (int): 2B.
 
         Returns:
             Tensor: Scalar mean over segments.
         """
-        if self.target == 'regression':
+        if log_target is None:
             return self.criterion(s_scores.embed[match.student],
                                   t_scores.embed, match.segment, num_segments)
-        t_logits = self._teacher_logits(t_scores.cos, match.segment,
-                                        num_segments)
-        log_target = self.sinkhorn(t_logits, match.segment, num_segments)
         return self.criterion(s_scores.cos[match.student] / self.student_temp,
                               log_target, match.segment, num_segments)
 
@@ -686,21 +711,21 @@ class DOS(BaseModel):
 
     @torch.no_grad()
     def _record_diagnostics(self, s_scores: PrototypeScores,
-                            t_scores: PrototypeScores,
-                            match: VoxelMatch) -> None:
-        """Keep compact per-voxel statistics for :class:`DOSDiagnosticsHook`.
+                            t_scores: PrototypeScores, match: VoxelMatch,
+                            log_target: Optional[Tensor]) -> None:
+        """Keep the same-view term's tensors for :class:`DOSDiagnosticsHook`.
 
-        At the same-view supervised voxels: the teacher's and the student's
-        best prototype, and the teacher's confidence (the largest
-        ``softmax_k(cos / tau_T)``).
+        Only detached references are stored (no computation on the training
+        step); the hook reduces them at its logging interval.
         """
-        t_logits = t_scores.cos / self.teacher_temp
-        t_best, t_assign = t_logits.max(dim=1)
         self.last_diagnostics = dict(
-            teacher_assign=t_assign,
-            student_assign=s_scores.cos[match.student].argmax(dim=1),
-            teacher_confidence=torch.exp(t_best -
-                                         torch.logsumexp(t_logits, dim=1)))
+            segment=match.segment,
+            teacher_cos=t_scores.cos.detach(),
+            teacher_embed=t_scores.embed.detach(),
+            student_cos=s_scores.cos[match.student].detach(),
+            student_embed=s_scores.embed[match.student].detach())
+        if log_target is not None:
+            self.last_diagnostics['log_target'] = log_target.detach()
 
 
 def _head_input(out: Dict[str, object]) -> Union[Tensor, UpcastFeature]:
