@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,3 +79,109 @@ def test_bad_input_is_named(tmp_path):
         probe_features.parse_args([CONFIG, '--random', '--steps', '0'])
     with pytest.raises(SystemExit):  # weights are required
         probe_features.parse_args([CONFIG])
+
+
+def write_labelled_scan(points_path, label_path, seed):
+    """A 20 m x 20 m ground (raw id 40) with two boxes (raw ids 10, 11),
+    float32 (x, y, z, intensity in [0, 1]) ``.bin`` + uint32 ``.label``."""
+    rng = np.random.default_rng(seed)
+    ground = np.c_[rng.uniform(-10, 10, (3000, 2)), np.zeros(3000)]
+    boxes = [
+        rng.uniform(0, 1.5, (500, 3)) + np.array([dx, dy, 0.])
+        for dx, dy in ((3., 2.), (-4., -5.))
+    ]
+    xyz = np.concatenate([ground, *boxes])
+    points = np.c_[xyz, rng.uniform(0, 1, len(xyz))].astype(np.float32)
+    raw = np.r_[np.full(3000, 40), np.full(500, 10), np.full(500, 11)]
+    for path in (points_path, label_path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    points.tofile(points_path)
+    raw.astype(np.uint32).tofile(label_path)
+
+
+def test_probe_on_labelled_files(tmp_path, monkeypatch):
+    for sequence, seeds in (('00', (0, 1)), ('01', (2, )), ('02', (3, ))):
+        for seed in seeds:
+            write_labelled_scan(
+                tmp_path / sequence / 'velodyne' / f'{seed:06d}.bin',
+                tmp_path / sequence / 'labels' / f'{seed:06d}.label', seed)
+    # both boxes are one class "vehicle"; 40 is "ground"
+    (tmp_path / 'classes.txt').write_text('40 ground\n10 vehicle\n'
+                                          '11 vehicle\n')
+    (tmp_path / 'val.txt').write_text('01/velodyne/000002.bin\n'
+                                      '02/velodyne/000003.bin\n')
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / 'probe.json'
+    probe_features.main([
+        CONFIG, '--random', '--train-files', '00/velodyne/*.bin',
+        '--val-files',
+        str(tmp_path / 'val.txt'), '--classes', 'classes.txt',
+        '--attribute-scale', '1', '--steps', '30', '--batch-size', '256',
+        '--out',
+        str(out)
+    ])
+    result = json.loads(out.read_text())
+    assert set(result) >= {'ground', 'vehicle', 'miou', 'acc'}
+    assert 'car' not in result  # the user's classes, not the config's
+    assert 0.0 <= result['miou'] <= 1.0
+    # 2 training frames, every voxel labelled (ground or vehicle)
+    assert result['train_voxels'] > 1000
+
+    # xyz only, but the backbone was pretrained with intensity
+    with pytest.raises(ValueError, match='backbone takes in_channels=4'):
+        probe_features.main([
+            CONFIG, '--random', '--train-files', '00/velodyne/*.bin',
+            '--val-files', '00/velodyne/*.bin', '--classes', 'classes.txt',
+            '--use-dim', '3', '--steps', '1'
+        ])
+
+
+def test_read_classes(tmp_path):
+    names = tmp_path / 'names.txt'
+    names.write_text('# nuScenes-like\ncar\n\npedestrian\n')
+    assert probe_features.read_classes(str(names)) == (['car',
+                                                        'pedestrian'], None)
+    ids = tmp_path / 'ids.txt'
+    ids.write_text('10 car\n40 road\n18 car\n')
+    assert probe_features.read_classes(str(ids)) == (['car', 'road'], {
+        10: 0,
+        40: 1,
+        18: 0
+    })
+    for text, message in (('car\n10 road\n', 'line 2: .* mixes'),
+                          ('10 car\n10 road\n', 'line 2: raw id 10 is '
+                           'listed twice'), ('# none\n', 'names no class')):
+        bad = tmp_path / 'bad.txt'
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            probe_features.read_classes(str(bad))
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        probe_features.read_classes(str(tmp_path / 'missing.txt'))
+    with pytest.raises(SystemExit):  # the file options go together
+        probe_features.parse_args(
+            [CONFIG, '--random', '--train-files', 'a/*.bin'])
+    with pytest.raises(SystemExit):
+        probe_features.parse_args([CONFIG, '--random', '--use-dim', '5'])
+
+
+def test_probe_on_a_real_semantickitti_format_scan(shared_data, tmp_path):
+    scan = (
+        shared_data / 'semantickitti_format' / 'sequences' / '00' /
+        'velodyne' / '000104.bin')
+    classes = tmp_path / 'rellis.txt'  # RELLIS-3D ids of this scan
+    classes.write_text('3 grass\n4 tree\n17 person\n18 fence\n19 bush\n'
+                       '23 concrete\n31 puddle\n33 mud\n')
+    result = probe_features.probe(
+        CONFIG,
+        None,
+        train_samples=1,
+        val_samples=1,
+        steps=20,
+        batch_size=1024,
+        datasets=tuple(
+            probe_features.files_dataset(
+                str(scan), *probe_features.read_classes(str(classes)),
+                '{dir}/../labels/{name}.label', 4, 4) for _ in range(2)),
+        attribute_scale=1.)
+    assert 0.0 <= result['miou'] <= 1.0
+    assert 'grass' in result and result['train_voxels'] > 1000

@@ -5,9 +5,11 @@ from .grid_sample import GridSample, compute_grid_coord
 from .label_subset_db_sampler import LabelSubsetDataBaseSampler
 from .pack_dos_inputs import PackDOSInputs
 from .photometric import RandomColorJitter, RandomIntensityJitter
+from .point_labels import LoadPointLabelsFromFile
 
 __all__ = [
     'BadPointCloudError', 'LoadPointsFromFileChecked', 'DOSMultiViewAug',
     'GridSample', 'compute_grid_coord', 'LabelSubsetDataBaseSampler',
-    'PackDOSInputs', 'RandomColorJitter', 'RandomIntensityJitter'
+    'PackDOSInputs', 'LoadPointLabelsFromFile', 'RandomColorJitter',
+    'RandomIntensityJitter'
 ]

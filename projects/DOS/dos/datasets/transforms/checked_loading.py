@@ -1,10 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Point-cloud loading that survives corrupt frames in long pretraining."""
+import io
 import logging
 import os.path as osp
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmdet3d.datasets.transforms import LoadPointsFromFile
 from mmdet3d.registry import TRANSFORMS
 from mmdet3d.structures.points import BasePoints
@@ -33,7 +35,8 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
     Checks, in order:
 
     1. the file exists and its size is a positive multiple of the record size
-       ``4 * load_dim`` bytes (float32 records);
+       ``4 * load_dim`` bytes (float32 records), or, for a ``.npy`` file,
+       it holds a non-empty 2-D array of ``load_dim`` columns;
     2. rows with a non-finite value in a used column are dropped, with a
        warning and a running counter (``num_nonfinite_points``);
     3. rows outside ``point_cloud_range`` are dropped (a normal crop, not
@@ -42,13 +45,22 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
 
     A bad frame is counted in ``num_skipped_frames`` (per dataloader worker).
 
+    Per-point labels loaded *before* the points (``pts_semantic_mask``, e.g.
+    by :class:`LoadPointLabelsFromFile`) must have one entry per record and
+    are filtered with the rows, so checks 2 and 3 keep them aligned.
+
     Required Keys:
 
     - lidar_points (dict): with ``lidar_path`` (str).
+    - pts_semantic_mask (np.ndarray, optional): (R,) per-record labels.
 
     Added Keys:
 
     - points (:obj:`BasePoints`)
+
+    Modified Keys:
+
+    - pts_semantic_mask (np.ndarray): the kept rows' labels.
 
     Args:
         coord_type (str): 'LIDAR', 'DEPTH' or 'CAMERA' (see
@@ -117,13 +129,16 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
 
         Raises:
             FileNotFoundError: The file does not exist.
-            BadPointCloudError: The file is empty or its size is not a
-                multiple of the record size.
+            BadPointCloudError: The file is empty, its size is not a
+                multiple of the record size, or (``.npy``) it does not hold
+                an (R, load_dim) array.
         """
         if self.backend_args is None and not osp.isfile(pts_filename):
             raise FileNotFoundError(
                 f'point cloud file not found: {pts_filename}')
         pts_bytes = get(pts_filename, backend_args=self.backend_args)
+        if pts_filename.endswith('.npy'):
+            return self._load_npy(pts_bytes, pts_filename)
         if len(pts_bytes) == 0:
             raise BadPointCloudError(f'{pts_filename}: the file is empty')
         record = 4 * self.load_dim
@@ -134,6 +149,20 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
                 f'(load_dim={self.load_dim} float32 values); the file is '
                 'truncated or load_dim is wrong')
         return np.frombuffer(pts_bytes, dtype=np.float32)
+
+    def _load_npy(self, pts_bytes: bytes, pts_filename: str) -> np.ndarray:
+        """The float32 values of an (R, load_dim) ``.npy`` array."""
+        try:
+            array = np.load(io.BytesIO(pts_bytes), allow_pickle=False)
+        except ValueError as error:
+            raise BadPointCloudError(
+                f'{pts_filename}: not a readable .npy array ({error})')
+        if array.ndim != 2 or array.shape[0] == 0 or (array.shape[1]
+                                                      != self.load_dim):
+            raise BadPointCloudError(
+                f'{pts_filename}: .npy array of shape {array.shape}, '
+                f'expected (points > 0, load_dim={self.load_dim})')
+        return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load, validate and filter the frame's points.
@@ -153,7 +182,16 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
         path = results['lidar_points']['lidar_path']
         try:
             results = super().transform(results)
-            results['points'] = self._filter_points(results['points'], path)
+            labels = results.get('pts_semantic_mask')
+            if labels is not None and len(labels) != len(results['points']):
+                raise BadPointCloudError(
+                    f'{path}: {len(results["points"])} points but '
+                    f'{len(labels)} labels in '
+                    f'{results.get("pts_semantic_mask_path", "the mask")}')
+            keep = self._valid_rows(results['points'], path)
+            results['points'] = results['points'][keep]
+            if labels is not None:
+                results['pts_semantic_mask'] = labels[keep.numpy()]
         except (FileNotFoundError, BadPointCloudError) as error:
             if not self.skip_bad_frames:
                 raise
@@ -166,15 +204,15 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
             return None
         return results
 
-    def _filter_points(self, points: BasePoints, path: str) -> BasePoints:
-        """Drop non-finite and out-of-range rows; check enough remain.
+    def _valid_rows(self, points: BasePoints, path: str) -> torch.Tensor:
+        """The finite, in-range rows; checks enough remain.
 
         Args:
             points (:obj:`BasePoints`): Loaded points.
             path (str): The frame's file, for messages.
 
         Returns:
-            :obj:`BasePoints`: The filtered points.
+            Tensor: (R,) bool, the rows to keep.
 
         Raises:
             BadPointCloudError: Fewer than ``min_points`` rows remain.
@@ -189,17 +227,19 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
                 'so far)',
                 logger='current',
                 level=logging.WARNING)
-            points = points[finite]
+        keep = finite
         if self.point_cloud_range is not None:
-            points = points[points.in_range_3d(self.point_cloud_range)]
-        if len(points) < self.min_points:
+            # NaN rows compare False, so they stay dropped
+            keep = keep & points.in_range_3d(self.point_cloud_range)
+        num_kept = int(keep.sum())
+        if num_kept < self.min_points:
             range_note = ('' if self.point_cloud_range is None else
                           f' inside point_cloud_range '
                           f'{self.point_cloud_range}')
             raise BadPointCloudError(
-                f'{path}: {len(points)} valid points{range_note}, fewer '
+                f'{path}: {num_kept} valid points{range_note}, fewer '
                 f'than min_points={self.min_points}')
-        return points
+        return keep
 
     def __repr__(self) -> str:
         """str: Return a string that describes the module."""
