@@ -21,9 +21,8 @@ cross view), prints::
 so the collapse mechanism is read off numbers, not guessed::
 
     CFG=projects/DOS/configs/dos_pretrain_synthetic.py
-    python tools/analyze_collapse.py $CFG
-    python tools/analyze_collapse.py $CFG --checkpoint WORK_DIR/iter_300.pth \\
-        --teacher-spread 2
+    python tools/analyze_collapse.py $CFG --teacher-spread 0  # single tau_T
+    python tools/analyze_collapse.py $CFG --checkpoint WORK_DIR/iter_300.pth
 
 The scaling keeps every embedding on the unit sphere
 (``normalize(mean + eps * (e - mean))``) and the prototypes fixed.
@@ -173,12 +172,13 @@ def analyze(config: str,
     """The report of every term for ``batches`` fixed training batches.
 
     ``teacher_temp`` overrides tau_T (default: its final scheduled value);
-    ``teacher_spread`` sets :class:`DOS`'s per-prototype temperature.
+    ``teacher_spread`` sets :class:`DOS`'s per-prototype temperature
+    (default: the config's; 0 turns it off, leaving the single tau_T).
     """
     cfg = load_config(config)
     use_config_registries(cfg)
     if teacher_spread is not None:
-        cfg.model.teacher_spread = teacher_spread
+        cfg.model.teacher_spread = teacher_spread or None
     model = build_model(cfg, checkpoint)
     schedule = [h for h in cfg.custom_hooks if h.type == 'DOSScheduleHook']
     model.teacher_temp = teacher_temp or (schedule[0].teacher_temp[1]
@@ -235,7 +235,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         '(default: the random initialisation)')
     parser.add_argument('--batches', type=int, default=2)
     parser.add_argument('--teacher-temp', type=float)
-    parser.add_argument('--teacher-spread', type=float)
+    parser.add_argument(
+        '--teacher-spread',
+        type=float,
+        help="per-prototype teacher temperature (default: the config's; 0: "
+        'off, the single tau_T of the paper and Sonata)')
     args = parser.parse_args(argv)
     if args.batches < 1:
         parser.error(f'--batches must be >= 1, got {args.batches}')

@@ -150,6 +150,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     num_prototypes = cfg.model.head.get('num_prototypes')
     counts = np.bincount(
         prototype, minlength=num_prototypes or int(prototype.max()) + 1)
+    print(f'{args.points}: {int((counts > 0).sum())} of {len(counts)} '
+          'prototypes argmax-active (teacher, up-cast voxels)')
     images = dict(
         prototype_map=plot_prototype_map(coord, prototype[point2out],
                                          args.size),
