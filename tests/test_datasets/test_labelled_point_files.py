@@ -141,20 +141,17 @@ def test_bad_label_files_are_named(tmp_path):
             dict(lidar_points=dict(lidar_path=str(tmp_path / 'd.npy'))))
     with pytest.raises(ValueError, match='outside'):
         TRANSFORMS.build(pipeline(3, {1: 7})[0])
-    with pytest.raises(FileNotFoundError, match='no label file'):
-        DATASETS.build(
-            dict(
-                type='LabelledPointFileDataset',
-                data_root=str(tmp_path),
-                pattern='*.bin',
-                label_template='{dir}/labels/{name}.label'))
-    with pytest.raises(KeyError, match='{dir}, {name} and {root}'):
-        DATASETS.build(
-            dict(
-                type='LabelledPointFileDataset',
-                data_root=str(tmp_path),
-                pattern='*.bin',
-                label_template='{folder}/{name}.label'))
+    for template, error, message in (('{dir}/labels/{name}.label',
+                                      FileNotFoundError, 'no label file'),
+                                     ('{folder}/{name}.label', KeyError,
+                                      '{dir}, {name} and {root}')):
+        with pytest.raises(error, match=message):
+            DATASETS.build(
+                dict(
+                    type='LabelledPointFileDataset',
+                    data_root=str(tmp_path),
+                    pattern='*.bin',
+                    label_template=template))
 
 
 def test_real_semantickitti_format_scan(shared_data):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from projects.DOS.dos.models.segmentors.ptv3_segmentor import DECODER_CHILDREN
+from tests.test_datasets.test_point_cloud_folder_dataset import write_scan
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tools'))
@@ -82,20 +83,11 @@ def test_bad_input_is_named(tmp_path):
 
 
 def write_labelled_scan(points_path, label_path, seed):
-    """A 20 m x 20 m ground (raw id 40) with two boxes (raw ids 10, 11),
-    float32 (x, y, z, intensity in [0, 1]) ``.bin`` + uint32 ``.label``."""
-    rng = np.random.default_rng(seed)
-    ground = np.c_[rng.uniform(-10, 10, (3000, 2)), np.zeros(3000)]
-    boxes = [
-        rng.uniform(0, 1.5, (500, 3)) + np.array([dx, dy, 0.])
-        for dx, dy in ((3., 2.), (-4., -5.))
-    ]
-    xyz = np.concatenate([ground, *boxes])
-    points = np.c_[xyz, rng.uniform(0, 1, len(xyz))].astype(np.float32)
+    """:func:`write_scan`'s ground (raw id 40) and two boxes (raw ids 10,
+    11) as ``.bin`` points and a uint32 ``.label``."""
+    write_scan(points_path, seed)
     raw = np.r_[np.full(3000, 40), np.full(500, 10), np.full(500, 11)]
-    for path in (points_path, label_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    points.tofile(points_path)
+    label_path.parent.mkdir(parents=True, exist_ok=True)
     raw.astype(np.uint32).tofile(label_path)
 
 
