@@ -60,8 +60,10 @@ from mmengine.dataset import pseudo_collate
 from torch import Tensor, nn
 
 
-def build_probe_model(cfg: Config, checkpoint: Optional[str],
-                      seed: int) -> nn.Module:
+def build_probe_model(cfg: Config,
+                      checkpoint: Optional[str],
+                      seed: int,
+                      prefix: Optional[str] = None) -> nn.Module:
     """The config's segmentor in eval mode, backbone from ``checkpoint``.
 
     Args:
@@ -70,6 +72,10 @@ def build_probe_model(cfg: Config, checkpoint: Optional[str],
             (``tools/convert_dos_ckpt.py`` output); None for the random
             initialisation drawn with ``seed``.
         seed (int): Seed of the random initialisation.
+        prefix (str, optional): Key prefix of the backbone in
+            ``checkpoint`` (``'backbone.'`` for a segmentor checkpoint of
+            ``tools/train.py``, e.g. a supervised reference); None for a
+            backbone file.
 
     Raises:
         FileNotFoundError: ``checkpoint`` does not exist.
@@ -78,7 +84,7 @@ def build_probe_model(cfg: Config, checkpoint: Optional[str],
         raise FileNotFoundError(f'--checkpoint {checkpoint}: no such file')
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.init_cfg = (
-        dict(type='Pretrained', checkpoint=checkpoint)
+        dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)
         if checkpoint is not None else None)
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
@@ -254,7 +260,8 @@ def probe(config: str,
           seed: int = 0,
           data_root: Optional[str] = None,
           datasets: Optional[Tuple[dict, dict]] = None,
-          attribute_scale: Optional[float] = None) -> dict:
+          attribute_scale: Optional[float] = None,
+          prefix: Optional[str] = None) -> dict:
     """Fit and score the quick linear probe (module docstring).
 
     Args:
@@ -273,6 +280,8 @@ def probe(config: str,
         attribute_scale (float, optional): Replaces the data preprocessor's
             multiplier of the point attributes (the config's is 1/255 for
             nuScenes intensity; 1 for attributes already in [0, 1]).
+        prefix (str, optional): Key prefix of the backbone in
+            ``checkpoint`` (see :func:`build_probe_model`).
 
     Returns:
         dict: ``seg_eval``'s result (``miou``, ``acc``, ``acc_cls`` and one
@@ -286,7 +295,7 @@ def probe(config: str,
     use_config_registries(cfg)
     if attribute_scale is not None:
         cfg.model.data_preprocessor.attribute_scale = attribute_scale
-    model = build_probe_model(cfg, checkpoint, seed)
+    model = build_probe_model(cfg, checkpoint, seed, prefix)
     if datasets is None:
         train_dataset = copy.deepcopy(cfg.test_dataloader.dataset)
         train_dataset.ann_file = cfg.train_dataloader.dataset.ann_file
@@ -332,6 +341,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--checkpoint', help='backbone weights (convert_dos_ckpt.py output)')
     weights.add_argument(
         '--random', action='store_true', help='random initialisation')
+    parser.add_argument(
+        '--prefix',
+        help='key prefix of the backbone in --checkpoint, e.g. backbone. '
+        'for a segmentor checkpoint written by tools/train.py (a supervised '
+        'reference); default: a backbone file')
     parser.add_argument(
         '--data-root', help="dataset root instead of the config's")
     files = parser.add_argument_group(
@@ -410,7 +424,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             for files in (args.train_files, args.val_files))
     result = probe(args.config, args.checkpoint, args.train_samples,
                    args.val_samples, args.steps, args.batch_size, args.seed,
-                   args.data_root, datasets, args.attribute_scale)
+                   args.data_root, datasets, args.attribute_scale, args.prefix)
     weights = args.checkpoint or 'random init'
     print(f'{weights}: probe mIoU {100 * result["miou"]:.2f}, accuracy '
           f'{100 * result["acc"]:.2f} ({result["train_voxels"]} training '

@@ -61,6 +61,21 @@ def test_probe_scores_and_loads_the_checkpoint(tmp_path,
     loaded = probe_features.build_probe_model(cfg, str(checkpoint), seed=0)
     for key, value in encoder.items():
         assert torch.equal(loaded.backbone.state_dict()[key], value), key
+    # a segmentor checkpoint (tools/train.py): the backbone under a prefix
+    segmentor = tmp_path / 'segmentor.pth'
+    torch.save(
+        {
+            'state_dict': {
+                **{
+                    f'backbone.{k}': v
+                    for k, v in encoder.items()
+                }, 'decode_head.w': torch.zeros(1)
+            }
+        }, segmentor)
+    loaded = probe_features.build_probe_model(
+        cfg, str(segmentor), seed=0, prefix='backbone.')
+    for key, value in encoder.items():
+        assert torch.equal(loaded.backbone.state_dict()[key], value), key
 
     out = tmp_path / 'probe.json'
     probe_features.main([
