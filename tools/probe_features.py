@@ -402,8 +402,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error('--train-files, --val-files and --classes go together;'
                      ' missing: ' + ', '.join('--' + name.replace('_', '-')
                                               for name in missing))
-    given = not missing
-    if args.data_root and given:
+    if args.data_root and not missing:
         parser.error('--data-root applies to the config\'s splits, not to '
                      '--train-files / --val-files')
     if not 3 <= args.use_dim <= args.load_dim:

@@ -211,8 +211,8 @@ def main() -> None:
 
     def loss_only() -> None:
         # every Zipf-Sinkhorn call, then every loss on the target it was
-        # given (the cross-view target is the Sinkhorn output gathered at
-        # the matched voxels, so it is replayed as recorded)
+        # given (DOS runs both terms' Sinkhorns before their losses, so
+        # each loss is replayed with its recorded target)
         for name, inputs in calls:
             if name == 'sinkhorn':
                 model.sinkhorn(*inputs)

@@ -18,6 +18,20 @@ class BadPointCloudError(ValueError):
     """A point-cloud frame that cannot be used (its message names the file)."""
 
 
+def load_npy_bytes(data: bytes, path: str) -> np.ndarray:
+    """The array of a ``.npy`` file's bytes (no pickles).
+
+    Raises:
+        BadPointCloudError: The bytes are not a readable ``.npy`` array
+            (the message names ``path``).
+    """
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as error:
+        raise BadPointCloudError(
+            f'{path}: not a readable .npy array ({error})') from None
+
+
 @TRANSFORMS.register_module()
 class LoadPointsFromFileChecked(LoadPointsFromFile):
     """:class:`LoadPointsFromFile` that validates the frame it loads.
@@ -152,11 +166,7 @@ class LoadPointsFromFileChecked(LoadPointsFromFile):
 
     def _load_npy(self, pts_bytes: bytes, pts_filename: str) -> np.ndarray:
         """The float32 values of an (R, load_dim) ``.npy`` array."""
-        try:
-            array = np.load(io.BytesIO(pts_bytes), allow_pickle=False)
-        except ValueError as error:
-            raise BadPointCloudError(
-                f'{pts_filename}: not a readable .npy array ({error})')
+        array = load_npy_bytes(pts_bytes, pts_filename)
         if array.ndim != 2 or array.shape[0] == 0 or (array.shape[1]
                                                       != self.load_dim):
             raise BadPointCloudError(

@@ -1,6 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Per-point semantic labels from a user's label files."""
-import io
 import os.path as osp
 from typing import Dict, Optional
 
@@ -9,7 +8,7 @@ from mmcv.transforms import BaseTransform
 from mmdet3d.registry import TRANSFORMS
 from mmengine.fileio import get
 
-from .checked_loading import BadPointCloudError
+from .checked_loading import BadPointCloudError, load_npy_bytes
 
 
 @TRANSFORMS.register_module()
@@ -81,6 +80,12 @@ class LoadPointLabelsFromFile(BaseTransform):
         self.ignore_index = ignore_index
         self.label_mapping = label_mapping
         self.backend_args = backend_args
+        if label_mapping is not None:  # sorted raw ids for searchsorted
+            ids = np.fromiter(label_mapping, dtype=np.int64)
+            order = np.argsort(ids)
+            self._raw_ids = ids[order]
+            self._class_of_id = np.fromiter(
+                label_mapping.values(), dtype=np.int64)[order]
 
     def _read_raw(self, path: str) -> np.ndarray:
         """(R,) int64 raw ids of a label file (see the class docstring).
@@ -93,11 +98,7 @@ class LoadPointLabelsFromFile(BaseTransform):
             raise FileNotFoundError(f'label file not found: {path}')
         data = get(path, backend_args=self.backend_args)
         if path.endswith('.npy'):
-            try:
-                raw = np.load(io.BytesIO(data), allow_pickle=False)
-            except ValueError as error:
-                raise BadPointCloudError(
-                    f'{path}: not a readable .npy array ({error})')
+            raw = load_npy_bytes(data, path)
             if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
                 raise BadPointCloudError(
                     f'{path}: labels must be a 1-D integer array, got '
@@ -116,12 +117,9 @@ class LoadPointLabelsFromFile(BaseTransform):
             outside = (raw < 0) | (raw >= self.ignore_index)
             labels = np.where(outside, self.ignore_index, raw)
         else:
-            ids = np.fromiter(self.label_mapping, dtype=np.int64)
-            indices = np.fromiter(self.label_mapping.values(), dtype=np.int64)
-            order = np.argsort(ids)
-            ids, indices = ids[order], indices[order]
+            ids = self._raw_ids
             slot = np.clip(np.searchsorted(ids, raw), 0, len(ids) - 1)
-            labels = np.where(ids[slot] == raw, indices[slot],
+            labels = np.where(ids[slot] == raw, self._class_of_id[slot],
                               self.ignore_index)
         results['pts_semantic_mask'] = labels
         return results
