@@ -178,29 +178,32 @@ def build_points(frame: np.ndarray,
                  num_points: int,
                  grid_size: float,
                  seed: int = 0) -> Dict[str, torch.Tensor]:
-    """One sample of ``num_points`` voxels: subset or XY-tiled copies.
+    """One sample of ``num_points`` voxels, as the reference figures use.
 
-    Copies are translated along x by the frame's extent plus 1 m, so they do
-    not overlap and every row stays a distinct voxel.
+    Fewer points than the frame: a seeded uniform subset. More: ``k =
+    ceil(num_points / M)`` copies of the frame on a ``ceil(sqrt(k))``-wide
+    XY grid whose pitch is the frame's extent plus 2 m (whole voxels), so
+    copies never overlap and every row stays a distinct voxel, then a
+    seeded uniform subset. The voxel coordinates are carried along, not
+    recomputed, and shifted to start at 0.
     """
-    shift = int(voxel[:, 0].max()) + 1 + int(round(1.0 / grid_size))
+    rng = np.random.default_rng(seed)
     copies = math.ceil(num_points / len(frame))
-    clouds, grids = [], []
-    for c in range(copies):
-        cloud, grid = frame.copy(), voxel.copy()
-        cloud[:, 0] += c * shift * grid_size
-        grid[:, 0] += c * shift
-        clouds.append(cloud)
-        grids.append(grid)
-    cloud, grid = np.concatenate(clouds), np.concatenate(grids)
-    keep = np.sort(
-        np.random.default_rng(seed).permutation(len(cloud))[:num_points])
-    cloud, grid = cloud[keep], grid[keep]
-    coord = torch.from_numpy(cloud[:, :3].copy())
+    columns = math.ceil(math.sqrt(copies))
+    pitch = voxel.max(0)[:2] + 1 + math.ceil(2.0 / grid_size)
+    shifts = np.array([[c % columns * pitch[0], c // columns * pitch[1], 0]
+                       for c in range(copies)])
+    grid = np.concatenate([voxel + shift for shift in shifts])
+    cloud = np.concatenate([frame] * copies)
+    cloud[:, :3] += np.repeat(shifts * grid_size, len(frame), 0)
+    if num_points != len(cloud):
+        keep = np.sort(rng.choice(len(cloud), num_points, replace=False))
+        cloud, grid = cloud[keep], grid[keep]
+    coord = torch.from_numpy(np.ascontiguousarray(cloud[:, :3]))
     feat = torch.cat([coord, torch.from_numpy(cloud[:, 3:4] / 255.0)], 1)
     return dict(
         coord=coord,
-        grid_coord=torch.from_numpy(grid),
+        grid_coord=torch.from_numpy(grid - grid.min(0)),
         feat=feat.float(),
         offset=torch.tensor([len(cloud)]))
 

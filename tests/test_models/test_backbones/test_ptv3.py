@@ -151,16 +151,57 @@ def test_train_step_updates_every_parameter(mask_token):
 
 
 def test_activation_checkpointing_gives_the_same_gradients():
+    """Whole-block and MLP-only recomputation: same outputs and gradients,
+    dropout and drop path included (their random draws are replayed)."""
     points = make_points(sizes=(300, 200))
-    grads = []
-    for with_cp in (False, True):
+    results = []
+    for with_cp, recompute_mlp in ((False, False), (True, False), (False,
+                                                                   True)):
         torch.manual_seed(0)
-        model = PTv3(**small_cfg(with_cp=with_cp, drop_path=0.2)).train()
+        model = PTv3(**small_cfg(
+            with_cp=with_cp,
+            recompute_mlp=recompute_mlp,
+            drop_path=0.2,
+            proj_drop=0.1)).train()
         torch.manual_seed(1)
-        model(points)['feat'].square().mean().backward()
-        grads.append([p.grad for p in model.parameters()])
-    for plain, checkpointed in zip(*grads):
-        torch.testing.assert_close(plain, checkpointed)
+        feat = model(points)['feat']
+        feat.square().mean().backward()
+        results.append([feat.detach()] + [p.grad for p in model.parameters()])
+    plain = results[0]
+    for checkpointed in results[1:]:
+        for a, b in zip(plain, checkpointed):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def _saved_bytes(model, points):
+    """Bytes of the distinct storages autograd saves for backward."""
+    storages = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(points)
+    return sum(storages.values())
+
+
+def test_recompute_mlp_saves_no_hidden_activations():
+    """The MLP branch keeps only its input: at least the hidden pre- and
+    post-GELU (2 * 4C floats per row of every block) are not saved."""
+    points = make_points(sizes=(300, 200))
+    saved = {}
+    for recompute_mlp in (False, True):
+        torch.manual_seed(0)
+        model = PTv3(**small_cfg(recompute_mlp=recompute_mlp)).train()
+        rows = []
+        for stage in model.enc:
+            stage.register_forward_hook(lambda module, args, out: rows.append(
+                (out.shape[0], out.shape[1], len(module.blocks))))
+        saved[recompute_mlp] = _saved_bytes(model, points)
+    hidden = sum(n * 4 * c * 2 * 4 * depth for n, c, depth in rows)
+    assert saved[False] - saved[True] >= hidden
 
 
 def test_drop_path_rates_rise_linearly_and_drop_rows():

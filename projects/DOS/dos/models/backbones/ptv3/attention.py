@@ -21,7 +21,7 @@ sequence. The same partition (``cu_seqlens``) is used by every backend:
   (up to a third of the attention of small samples at coarse levels).
 """
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, Callable, List
 
 import torch
 import torch.nn.functional as F
@@ -199,20 +199,26 @@ class PatchPartition:
 def patch_attention_sdpa(qkv: Tensor,
                          index: PatchIndex,
                          num_heads: int,
+                         project: Callable[[Tensor], Tensor],
                          dropout_p: float = 0.0) -> Tensor:
-    """Patch attention through ``scaled_dot_product_attention``.
+    """Projected patch attention through ``scaled_dot_product_attention``.
 
     One call for all complete patches, then one per partial sequence with
-    only its query tokens as queries (no attention mask anywhere).
+    only its query tokens as queries (no attention mask anywhere). Each
+    call's output is projected before the rows return to point order: the
+    kernel writes its output head-interleaved (the layout of the packed
+    ``qkv`` views), so the projection's saved input is that same tensor,
+    not a gathered copy.
 
     Args:
         qkv (Tensor): (N, 3 * C) packed queries, keys and values per row.
         index (PatchIndex): patch gather/scatter indices.
         num_heads (int): H; C must be divisible by H.
+        project (Callable): (M, C) -> (M, C_out) output projection.
         dropout_p (float): attention dropout probability.
 
     Returns:
-        Tensor: (N, C) attention output for every row.
+        Tensor: (N, C_out) projected attention output for every row.
     """
     channels = qkv.shape[1] // 3
     head_dim = channels // num_heads
@@ -223,7 +229,8 @@ def patch_attention_sdpa(qkv: Tensor,
                             head_dim).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(
             q[:, :, -num_queries:], k, v, dropout_p=dropout_p)
-        return out.transpose(1, 2).reshape(num_seq * num_queries, channels)
+        return project(
+            out.transpose(1, 2).reshape(num_seq * num_queries, channels))
 
     outputs = []
     if index.full_source.numel():
@@ -246,8 +253,12 @@ def patch_attention_flash(qkv: Tensor,
                           cu_seqlens: Tensor,
                           max_seqlen: int,
                           num_heads: int,
+                          project: Callable[[Tensor], Tensor],
                           dropout_p: float = 0.0) -> Tensor:
-    """Patch attention through flash-attn's varlen kernel (CUDA, bf16).
+    """Projected patch attention through flash-attn's varlen kernel.
+
+    CUDA, bf16; the padded tokens are projected, then returned to point
+    order.
 
     Args:
         qkv (Tensor): (N, 3 * C) packed queries, keys and values per row.
@@ -255,10 +266,12 @@ def patch_attention_flash(qkv: Tensor,
         cu_seqlens (Tensor): (num_seq + 1,) int32 sequence starts.
         max_seqlen (int): longest sequence (K, or less for small batches).
         num_heads (int): H; C must be divisible by H.
+        project (Callable): (M, C) -> (M, C_out) output projection.
         dropout_p (float): attention dropout probability.
 
     Returns:
-        Tensor: (N, C) attention output in ``qkv``'s dtype.
+        Tensor: (N, C_out) projected attention output, in ``qkv``'s dtype
+        before the projection.
     """
     channels = qkv.shape[1] // 3
     head_dim = channels // num_heads
@@ -266,8 +279,8 @@ def patch_attention_flash(qkv: Tensor,
         -1, 3, num_heads, head_dim)
     out = flash_attn_varlen_qkvpacked_func(
         packed.bfloat16(), cu_seqlens, max_seqlen, dropout_p=dropout_p)
-    return out.reshape(-1, channels).index_select(0, index.padded_inverse).to(
-        qkv.dtype)
+    return project(out.reshape(-1, channels).to(qkv.dtype)).index_select(
+        0, index.padded_inverse)
 
 
 class SerializedAttention(nn.Module):
@@ -325,7 +338,8 @@ class SerializedAttention(nn.Module):
                 and flash_attn_varlen_qkvpacked_func is not None):
             out = patch_attention_flash(qkv, index, partition.cu_seqlens,
                                         partition.max_seqlen, self.num_heads,
-                                        dropout_p)
+                                        self.proj, dropout_p)
         else:
-            out = patch_attention_sdpa(qkv, index, self.num_heads, dropout_p)
-        return self.proj_drop(self.proj(out))
+            out = patch_attention_sdpa(qkv, index, self.num_heads, self.proj,
+                                       dropout_p)
+        return self.proj_drop(out)

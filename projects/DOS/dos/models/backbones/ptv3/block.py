@@ -2,7 +2,9 @@
 """The PTv3 transformer block: CPE, serialized attention and MLP."""
 from typing import Optional
 
+import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .attention import SerializedAttention
 from .sparse_conv import SubMConv3d
@@ -26,13 +28,27 @@ class DropPath(nn.Module):
             raise ValueError(f'drop_prob must be in [0, 1), got {drop_prob}')
         self.drop_prob = drop_prob
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Args: x (N, C). Returns: (N, C)."""
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """Drop rows of ``x``, and add them to ``residual`` if given.
+
+        With ``residual`` the sum is one fused op (``torch.addcmul``), which
+        allocates only the result and saves only the (N, 1) mask: no (N, C)
+        temporaries, which matter in a training step's memory.
+
+        Args:
+            x (Tensor): (N, C) residual branch.
+            residual (Tensor, optional): (N, C) identity path.
+
+        Returns:
+            Tensor: (N, C) ``drop(x)`` or ``residual + drop(x)``.
+        """
         if not self.training or self.drop_prob == 0.0:
-            return x
+            return x if residual is None else residual + x
         keep = 1.0 - self.drop_prob
         mask = x.new_empty(x.shape[0], 1).bernoulli_(keep)
-        return x * mask / keep
+        if residual is None:
+            return x * mask / keep
+        return torch.addcmul(residual, x, mask, value=1.0 / keep)
 
     def extra_repr(self) -> str:
         return f'drop_prob={self.drop_prob}'
@@ -77,6 +93,13 @@ class PTv3Block(nn.Module):
         enable_flash (bool): flash-attn on CUDA when available.
             Default: True.
         indice_key (str, optional): spconv rulebook key of the level.
+        recompute_mlp (bool): in training, keep only the MLP branch's input
+            for backward and recompute ``MLP(LN(x))`` there
+            (:func:`torch.utils.checkpoint.checkpoint`): the branch's
+            ``(1 + 2 * mlp_ratio) * C`` saved floats per point (LN output,
+            hidden pre- and post-GELU) are the largest share of a block's
+            activations, and the MLP is a small share of its compute.
+            Same results. Default: True.
     """
 
     def __init__(self,
@@ -89,7 +112,8 @@ class PTv3Block(nn.Module):
                  proj_drop: float = 0.0,
                  drop_path: float = 0.0,
                  enable_flash: bool = True,
-                 indice_key: Optional[str] = None) -> None:
+                 indice_key: Optional[str] = None,
+                 recompute_mlp: bool = True) -> None:
         super().__init__()
         hidden = int(channels * mlp_ratio)
         self.cpe = ConditionalPositionalEncoding(channels, indice_key)
@@ -107,6 +131,11 @@ class PTv3Block(nn.Module):
             nn.Linear(channels, hidden), nn.GELU(), nn.Dropout(proj_drop),
             nn.Linear(hidden, channels), nn.Dropout(proj_drop))
         self.drop_path = DropPath(drop_path)
+        self.recompute_mlp = recompute_mlp
+
+    def _mlp_branch(self, feat: Tensor) -> Tensor:
+        """Args: feat (N, C). Returns: (N, C) ``MLP(LN(feat))``."""
+        return self.mlp(self.norm2(feat))
 
     def forward(self, feat: Tensor, level: PointLevel,
                 order_index: int) -> Tensor:
@@ -121,6 +150,10 @@ class PTv3Block(nn.Module):
             Tensor: (N, C) features.
         """
         feat = feat + self.cpe(feat, level)
-        feat = feat + self.drop_path(
-            self.attn(self.norm1(feat), level, order_index))
-        return feat + self.drop_path(self.mlp(self.norm2(feat)))
+        feat = self.drop_path(
+            self.attn(self.norm1(feat), level, order_index), feat)
+        if self.recompute_mlp and feat.requires_grad:
+            branch = checkpoint(self._mlp_branch, feat, use_reentrant=False)
+        else:
+            branch = self._mlp_branch(feat)
+        return self.drop_path(branch, feat)

@@ -14,12 +14,12 @@ layout is spconv 2.x's KRSC, ``(C_out, 3, 3, 3, C_in)`` indexed
 
 The pure-PyTorch path is written here because spconv's CPU build has no
 bias and no backward without CUDA; it uses a rulebook built once per level
-from sorted int64 voxel keys with :func:`torch.searchsorted`, one gather, 27
-small GEMMs and one ``index_add_``; its autograd function saves only the
-inputs (no (pairs, C) gathers), keeping training memory low.
+from sorted int64 voxel keys with :func:`torch.searchsorted`, and per kernel
+offset one gather, one GEMM and one ``index_add_``; its autograd function
+saves only the inputs (no (pairs, C) gathers), keeping training memory low.
 """
 import math
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -104,81 +104,75 @@ class SubMRulebook:
         self.out_index = torch.cat(list(rows) + list(neighbours))
         self.in_index = torch.cat(list(neighbours) + list(rows))
 
+    def groups(self) -> Iterator[Tuple[int, Tensor, Tensor]]:
+        """The non-empty pair groups, one per kernel offset.
 
-def _offset_weights(weight: Tensor, offset_ids: List[int]) -> List[Tensor]:
-    """Per-offset (C_in, C_out) matrices of a KRSC weight."""
-    flat = weight.reshape(weight.shape[0], KERNEL_VOLUME, weight.shape[-1])
-    return [flat[:, k].t() for k in offset_ids]
-
-
-def _pair_products(source: Tensor, matrices: List[Tensor],
-                   counts: List[int]) -> Tensor:
-    """Multiply each group of gathered rows by its offset's matrix."""
-    out = source.new_empty(source.shape[0], matrices[0].shape[1])
-    for chunk, result, matrix in zip(
-            source.split(counts), out.split(counts), matrices):
-        if chunk.shape[0]:
-            torch.mm(chunk, matrix, out=result)
-    return out
+        Yields:
+            tuple: offset index ``k`` (its weight is ``weight[:, k]`` of
+            the flattened ``(C_out, 27, C_in)`` weight), then the (m,) int64
+            output rows and input rows of its pairs (views).
+        """
+        for k, out_rows, in_rows in zip(self.offset_ids,
+                                        self.out_index.split(self.counts),
+                                        self.in_index.split(self.counts)):
+            if out_rows.numel():
+                yield k, out_rows, in_rows
 
 
 class SubMConv3dFunction(torch.autograd.Function):
-    """Autograd function of the rulebook conv (bias excluded).
+    """Autograd function of the rulebook conv.
 
-    Saves only ``feat`` and ``weight``; the gathered pair rows are rebuilt in
-    backward, which is cheaper in memory than keeping them.
+    Saves only ``feat`` and ``weight``; the bias starts the output (one
+    ``addmm``, no separate sum). Forward and backward run one kernel
+    offset at a time (gather that offset's pairs, one GEMM, ``index_add_``),
+    so the transient buffers are one offset's pairs, not all ``M`` of them:
+    ``M`` is about ten times ``N`` on LiDAR voxels, and buffers of that size
+    (``(M, C)`` gathers and products, rebuilt in backward) were the peak of
+    a training step's memory. The work is the same either way.
     """
 
     @staticmethod
-    def forward(ctx: Any, feat: Tensor, weight: Tensor,
+    def forward(ctx: Any, feat: Tensor, weight: Tensor, bias: Optional[Tensor],
                 rulebook: SubMRulebook) -> Tensor:
-        """Args: feat (N, C_in), weight (C_out, 3, 3, 3, C_in).
+        """Args: feat (N, C_in), weight (C_out, 3, 3, 3, C_in), bias
+        (C_out,) or None.
 
-        Returns: (N, C_out) bias-free conv output.
+        Returns: (N, C_out) conv output.
         """
         ctx.save_for_backward(feat, weight)
         ctx.rulebook = rulebook
         flat = weight.reshape(weight.shape[0], KERNEL_VOLUME, -1)
-        out = feat @ flat[:, CENTER].t()
-        if rulebook.out_index.numel():
-            products = _pair_products(
-                feat.index_select(0, rulebook.in_index),
-                _offset_weights(weight, rulebook.offset_ids), rulebook.counts)
-            out.index_add_(0, rulebook.out_index, products)
+        center = flat[:, CENTER].t()
+        out = feat @ center if bias is None else torch.addmm(
+            bias, feat, center)
+        for k, out_rows, in_rows in rulebook.groups():
+            out.index_add_(0, out_rows,
+                           feat.index_select(0, in_rows) @ flat[:, k].t())
         return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        """Gradients for ``feat`` and ``weight`` (none for the rulebook)."""
+        """Gradients for ``feat``, ``weight`` and ``bias`` (none for the
+        rulebook)."""
         feat, weight = ctx.saved_tensors
         rulebook: SubMRulebook = ctx.rulebook
         grad_out = grad_out.contiguous()
         flat = weight.reshape(weight.shape[0], KERNEL_VOLUME, -1)
-        grad_feat = grad_weight = None
-        has_pairs = rulebook.out_index.numel() > 0
-        if has_pairs:
-            grad_rows = grad_out.index_select(0, rulebook.out_index)
-        if ctx.needs_input_grad[0]:
-            grad_feat = grad_out @ flat[:, CENTER]
-            if has_pairs:
-                transposed = [
-                    matrix.t()
-                    for matrix in _offset_weights(weight, rulebook.offset_ids)
-                ]
-                grad_feat.index_add_(
-                    0, rulebook.in_index,
-                    _pair_products(grad_rows, transposed, rulebook.counts))
-        if ctx.needs_input_grad[1]:
+        need_feat, need_weight = ctx.needs_input_grad[:2]
+        grad_feat = grad_out @ flat[:, CENTER] if need_feat else None
+        grad_flat = None
+        if need_weight:
             grad_flat = torch.zeros_like(flat)
             grad_flat[:, CENTER] = grad_out.t() @ feat
-            if has_pairs:
-                feat_rows = feat.index_select(0, rulebook.in_index)
-                for k, rows_in, rows_out in zip(
-                        rulebook.offset_ids, feat_rows.split(rulebook.counts),
-                        grad_rows.split(rulebook.counts)):
-                    grad_flat[:, k] += rows_out.t() @ rows_in
-            grad_weight = grad_flat.view_as(weight)
-        return grad_feat, grad_weight, None
+        for k, out_rows, in_rows in rulebook.groups():
+            grad_rows = grad_out.index_select(0, out_rows)
+            if need_feat:
+                grad_feat.index_add_(0, in_rows, grad_rows @ flat[:, k])
+            if need_weight:
+                grad_flat[:, k] = grad_rows.t() @ feat.index_select(0, in_rows)
+        grad_weight = grad_flat.view_as(weight) if need_weight else None
+        grad_bias = grad_out.sum(0) if ctx.needs_input_grad[2] else None
+        return grad_feat, grad_weight, grad_bias, None
 
 
 class SubMConv3d(nn.Module):
@@ -236,11 +230,9 @@ class SubMConv3d(nn.Module):
         if feat.is_cuda and spconv is not None:
             return self._forward_spconv(feat, level)
         # Cast the weights to the features' dtype (mixed precision).
-        out = SubMConv3dFunction.apply(feat, self.weight.to(feat.dtype),
-                                       level.rulebook())
-        if self.bias is not None:
-            out = out + self.bias.to(feat.dtype)
-        return out
+        bias = None if self.bias is None else self.bias.to(feat.dtype)
+        return SubMConv3dFunction.apply(feat, self.weight.to(feat.dtype), bias,
+                                        level.rulebook())
 
     def _forward_spconv(self, feat: Tensor, level: 'PointLevel') -> Tensor:
         """spconv's implicit-GEMM conv sharing this module's parameters."""
