@@ -116,3 +116,23 @@ def test_part_timer_books_each_part_once_per_pass(monkeypatch):
     assert timer.totals['pooling bwd'] == len(model.pooling)
     for module in model.modules():  # the hooks are gone
         assert not module._forward_hooks and not module._backward_hooks
+
+
+def test_ours_variants_change_only_the_named_arguments():
+    assert side_by_side.variant_overrides('ours') == {}
+    assert side_by_side.variant_overrides(
+        'ours:recompute_mlp=False;enc_patch_size=(64, 64, 64, 64)') == dict(
+            recompute_mlp=False, enc_patch_size=(64, 64, 64, 64))
+    with pytest.raises(SystemExit, match='no_such_argument'):
+        side_by_side.variant_overrides('ours:no_such_argument=1')
+    with pytest.raises(SystemExit, match='not a Python literal'):
+        side_by_side.variant_overrides('ours:with_cp=yes please')
+    args = side_by_side.parse_args(
+        ['--reference-root', '.', '--preset', 'small'])
+    model = side_by_side.build_model('ours:recompute_mlp=False', args)
+    blocks = [m for m in model.modules() if isinstance(m, PTv3Block)]
+    assert blocks and not any(block.recompute_mlp for block in blocks)
+    default = side_by_side.build_model('ours', args)
+    assert all(
+        block.recompute_mlp for block in default.modules()
+        if isinstance(block, PTv3Block))

@@ -20,6 +20,10 @@ Printed, per size:
   (``VmHWM`` reset before the measured run, after a warm-up), under an
   address-space cap (90 % of RAM) so that a run that does not fit fails
   with an allocation error, printed as OOM;
+* each ``--ours-variant`` (our model with some constructor arguments
+  changed, e.g. ``recompute_mlp=False``), timed in the same interleaved
+  loop and measured the same way, under the row as ratios to ours: the
+  levers of the implementation, measured against the same baseline;
 * then, at ``--profile-points`` (35k), a profile of our forward+backward:
   forward and backward seconds per block part (CPE, attention, MLP,
   pooling, the rest) from module hooks, and the top operators by self CPU
@@ -41,8 +45,15 @@ Example::
     python tools/benchmarks/benchmark_ptv3_reference.py \\
         --reference-root /path/to/pointcept_root --preset base \\
         --points 10000 35000 100000 --repeats 3 --threads 2
+    # what recomputing the MLP branch in backward costs and saves:
+    python tools/benchmarks/benchmark_ptv3_reference.py \\
+        --reference-root /path/to/pointcept_root --points 35000 \\
+        --modes fwdbwd --profile-points 0 \\
+        --ours-variant recompute_mlp=False --ours-variant with_cp=True
 """
 import argparse
+import ast
+import inspect
 import json
 import os
 import os.path as osp
@@ -67,6 +78,7 @@ MODES = ('fwd', 'fwdbwd')
 IMPLS = ('ours', 'reference')
 COMPARED_KEYS = ('enc_depths', 'enc_channels', 'enc_num_head',
                  'enc_patch_size', 'order', 'stride', 'drop_path')
+PTV3_ARGUMENTS = tuple(inspect.signature(ptv3.PTv3).parameters)
 
 
 def our_config(preset: str, drop_path: float) -> Dict[str, object]:
@@ -100,11 +112,50 @@ def check_same_preset(ours: Dict[str, object],
                              f'reference {b}')
 
 
-def build_model(impl: str, args: argparse.Namespace) -> nn.Module:
-    """One of the two models, seeded the same way."""
-    torch.manual_seed(args.seed)
+def is_ours(impl: str) -> bool:
+    """``'ours'`` or one of its variants, ``'ours:<spec>'``."""
+    return impl == 'ours' or impl.startswith('ours:')
+
+
+def variant_overrides(impl: str) -> Dict[str, object]:
+    """The PTv3 arguments a candidate name changes.
+
+    Args:
+        impl (str): ``'ours'`` (no change) or ``'ours:<spec>'``, where
+            ``<spec>`` is ``KEY=VALUE`` pairs joined by ``;``, each KEY an
+            argument of :class:`ptv3.PTv3` and each VALUE a Python literal
+            (``recompute_mlp=False;enc_patch_size=(64, 64, 64, 64, 64)``).
+
+    Raises:
+        SystemExit: naming the pair that is malformed, the unknown
+            argument or the value that is not a literal.
+    """
     if impl == 'ours':
-        return ptv3.PTv3(**our_config(args.preset, args.drop_path))
+        return {}
+    overrides = {}
+    for pair in impl.split(':', 1)[1].split(';'):
+        key, sep, value = (part.strip() for part in pair.partition('='))
+        if not sep:
+            raise SystemExit(f'--ours-variant {pair!r}: expected KEY=VALUE')
+        if key not in PTV3_ARGUMENTS:
+            raise SystemExit(f'--ours-variant: {key!r} is not an argument '
+                             f'of PTv3 ({", ".join(PTV3_ARGUMENTS)})')
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f'--ours-variant {key}: {value!r} is not a '
+                             'Python literal') from None
+    return overrides
+
+
+def build_model(impl: str, args: argparse.Namespace) -> nn.Module:
+    """The reference, our model or one of its variants, seeded the same."""
+    torch.manual_seed(args.seed)
+    if is_ours(impl):
+        return ptv3.PTv3(**{
+            **our_config(args.preset, args.drop_path),
+            **variant_overrides(impl)
+        })
     module = pointcept_reference.load_reference(args.reference_root)
     ours = our_config(args.preset, args.drop_path)
     return module.PointTransformerV3(**pointcept_reference.reference_config(
@@ -116,7 +167,7 @@ def model_step(impl: str, model: nn.Module, points: Dict[str, torch.Tensor],
     """A forward (eval, no grad) or forward+backward (train) closure."""
 
     def features() -> torch.Tensor:
-        if impl == 'ours':
+        if is_ours(impl):
             return model(points)['feat']
         return pointcept_reference.reference_forward(model, points)
 
@@ -224,39 +275,54 @@ def format_rss(result: Dict[str, object]) -> str:
     return 'OOM' if 'error' in result else '?'
 
 
+def ratio(numerator: Optional[float], denominator: Optional[float]) -> float:
+    if numerator is None or denominator is None:
+        return float('nan')
+    return numerator / denominator
+
+
 def side_by_side(models: Dict[str, nn.Module],
                  inputs: Dict[int, Dict[str, torch.Tensor]],
                  args: argparse.Namespace) -> None:
     """The timing and memory table of the module docstring."""
     print(f'\n{"points":>7} {"mode":>7} {"ours s":>8} {"ref s":>8} '
           f'{"ref/ours":>8} {"ours MiB":>9} {"ref MiB":>9} {"ref/ours":>8}')
+    variants = [impl for impl in models if impl not in IMPLS]
     for num_points, points in inputs.items():
         for mode in args.modes:
             rss = {
                 impl: measure_peak_rss(impl, mode, num_points, args)
-                for impl in IMPLS
+                for impl in models
             }
-            runnable = {
-                impl: model_step(impl, models[impl], points, mode)
-                for impl in IMPLS if 'peak' in rss[impl]
-            }
-            times = interleaved_medians(runnable, args.repeats)
+            peak = {impl: rss[impl].get('peak') for impl in models}
+            times = interleaved_medians(
+                {
+                    impl: model_step(impl, models[impl], points, mode)
+                    for impl in models if peak[impl] is not None
+                }, args.repeats)
             cells = [
                 f'{times[impl]:>8.2f}' if impl in times else f'{"OOM":>8}'
                 for impl in IMPLS
             ]
-            ratio = (
-                times['reference'] /
-                times['ours'] if len(times) == 2 else float('nan'))
-            memory_ratio = (
-                rss['reference']['peak'] / rss['ours']['peak'] if all(
-                    'peak' in rss[impl] for impl in IMPLS) else float('nan'))
             print(
                 f'{num_points:>7} {mode:>7} {cells[0]} {cells[1]} '
-                f'{ratio:>8.2f} {format_rss(rss["ours"]):>9} '
-                f'{format_rss(rss["reference"]):>9} {memory_ratio:>8.2f}',
+                f'{ratio(times.get("reference"), times.get("ours")):>8.2f} '
+                f'{format_rss(rss["ours"]):>9} '
+                f'{format_rss(rss["reference"]):>9} '
+                f'{ratio(peak["reference"], peak["ours"]):>8.2f}',
                 flush=True)
-            for impl in IMPLS:
+            bases = ', '.join(f'{impl} {rss[impl]["base"]:.0f}'
+                              for impl in IMPLS if 'base' in rss[impl])
+            print(f'        RSS before the step (process, model, input): '
+                  f'{bases} MiB')
+            for impl in variants:
+                if impl in times:
+                    speed = ratio(times[impl], times.get('ours'))
+                    print(f'        {impl}: {times[impl]:.2f} s '
+                          f'({speed:.2f}x ours), {format_rss(rss[impl])} '
+                          f'MiB ({ratio(peak[impl], peak["ours"]):.2f}x '
+                          'ours)')
+            for impl in models:
                 if 'error' in rss[impl]:
                     print(f'        {impl} {mode} at {num_points}: '
                           f'{rss[impl]["error"]}')
@@ -417,7 +483,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'unmapping large freed blocks; faster for both, but the '
         'reference\'s heap then fragments past the RAM at 35k points')
     parser.add_argument(
-        '--peak-rss-of', nargs=1, choices=IMPLS, help=argparse.SUPPRESS)
+        '--ours-variant',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE[;KEY=VALUE]',
+        help='also time our model with these PTv3 arguments changed '
+        '(repeatable), e.g. recompute_mlp=False')
+    parser.add_argument('--peak-rss-of', nargs=1, help=argparse.SUPPRESS)
     parser.add_argument('--mode', choices=MODES, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -440,7 +512,10 @@ def main() -> None:
     ref_cfg = pointcept_reference.reference_config(
         ptv3.PTV3_PRESETS[args.preset], ours_cfg['order'], args.drop_path)
     check_same_preset(ours_cfg, ref_cfg)
-    models = {impl: build_model(impl, args) for impl in IMPLS}
+    candidates = list(IMPLS) + [
+        'ours:' + spec for spec in dict.fromkeys(args.ours_variant)
+    ]
+    models = {impl: build_model(impl, args) for impl in candidates}
     for impl, config in (('ours', ours_cfg), ('reference', ref_cfg)):
         num_params = sum(p.numel() for p in models[impl].parameters())
         name = ('this project PTv3' if impl == 'ours' else
