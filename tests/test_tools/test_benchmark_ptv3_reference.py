@@ -7,6 +7,7 @@ errors, the configuration match, the shared input construction and the
 per-part profile timer.
 """
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -133,6 +134,14 @@ def test_ours_variants_change_only_the_named_arguments():
     blocks = [m for m in model.modules() if isinstance(m, PTv3Block)]
     assert blocks and not any(block.recompute_mlp for block in blocks)
     default = side_by_side.build_model('ours', args)
-    assert all(
-        block.recompute_mlp for block in default.modules()
-        if isinstance(block, PTv3Block))
+    assert all(block.recompute_mlp for block in default.modules()
+               if isinstance(block, PTv3Block))
+
+
+def test_a_child_killed_for_memory_is_reported_as_such(monkeypatch):
+    killed = subprocess.CompletedProcess([], -9, stdout='', stderr='warn\n')
+    monkeypatch.setattr(side_by_side.subprocess, 'run', lambda *a, **k: killed)
+    args = side_by_side.parse_args(['--reference-root', '.'])
+    result = side_by_side.measure_peak_rss('reference', 'fwdbwd', 100, args)
+    assert 'SIGKILL' in result['error'] and 'out of memory' in result['error']
+    assert side_by_side.format_rss(result) == 'OOM'

@@ -58,6 +58,7 @@ import json
 import os
 import os.path as osp
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -249,6 +250,11 @@ def measure_peak_rss(impl: str, mode: str, num_points: int,
         command.append('--keep-freed-memory')
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line[:1] == '{']
+    if not lines and done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        return dict(error=f'killed by {name}' +
+                    (' (out of memory: the kernel\'s OOM killer)' if name ==
+                     'SIGKILL' else ''))
     if not lines:
         return dict(error=f'exit {done.returncode}: '
                     f'{done.stderr.strip().splitlines()[-1:]}')
