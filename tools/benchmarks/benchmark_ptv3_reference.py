@@ -250,15 +250,15 @@ def measure_peak_rss(impl: str, mode: str, num_points: int,
         command.append('--keep-freed-memory')
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line[:1] == '{']
-    if not lines and done.returncode < 0:
+    if lines:
+        return json.loads(lines[-1])
+    if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
+        out_of_memory = ' (out of memory: the kernel\'s OOM killer)'
         return dict(error=f'killed by {name}' +
-                    (' (out of memory: the kernel\'s OOM killer)' if name ==
-                     'SIGKILL' else ''))
-    if not lines:
-        return dict(error=f'exit {done.returncode}: '
-                    f'{done.stderr.strip().splitlines()[-1:]}')
-    return json.loads(lines[-1])
+                    (out_of_memory if name == 'SIGKILL' else ''))
+    return dict(error=f'exit {done.returncode}: '
+                f'{done.stderr.strip().splitlines()[-1:]}')
 
 
 def interleaved_medians(candidates: Dict[str, Callable[[], None]],
@@ -319,8 +319,9 @@ def side_by_side(models: Dict[str, nn.Module],
                 flush=True)
             bases = ', '.join(f'{impl} {rss[impl]["base"]:.0f}'
                               for impl in IMPLS if 'base' in rss[impl])
-            print(f'        RSS before the step (process, model, input): '
-                  f'{bases} MiB')
+            if bases:
+                print('        RSS before the step (process, model, input): '
+                      f'{bases} MiB')
             for impl in variants:
                 if impl in times:
                     speed = ratio(times[impl], times.get('ours'))
