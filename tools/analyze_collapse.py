@@ -17,6 +17,11 @@ cross view), prints::
     student    the loss with the teacher fixed and only the student's
                embedding spread scaled by eps: eps* < 1 means the gradient
                shrinks the student's spread, and the EMA teacher follows
+    rank       effective rank of the teacher's and the student's embeddings
+               (:func:`effective_rank`), and the loss and column entropy when
+               both are kept in their top-r principal directions per view
+               (dimensional collapse: the loss at r = 1, 4, 16, 64 against
+               all D)
 
 so the collapse mechanism is read off numbers, not guessed::
 
@@ -39,10 +44,12 @@ from mmdet3d.registry import MODELS
 from mmengine.runner import Runner
 from torch import Tensor
 
-from projects.DOS.dos.engine.hooks.dos_diagnostics_hook import mean_pair_cosine
+from projects.DOS.dos.engine.hooks.dos_diagnostics_hook import (
+    effective_rank, mean_pair_cosine)
 from projects.DOS.dos.models.losses.segment_ops import map_segments
 
 COLLAPSE_EPS = (1.0, 0.5, 0.25, 0.1, 0.0)
+COLLAPSE_RANKS = (1, 4, 16, 64)
 STUDENT_EPS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
@@ -69,6 +76,20 @@ def shrink(embed: Tensor, segment: Tensor, num_segments: int,
         return F.normalize(mean + eps * (block - mean), dim=1)
 
     return map_segments(pull, embed, segment, num_segments)
+
+
+def keep_top_directions(embed: Tensor, segment: Tensor, num_segments: int,
+                        rank: int) -> Tensor:
+    """Keep (J, D) unit embeddings in the top-``rank`` principal directions
+    of their segment (around its mean), back on the unit sphere."""
+
+    def project(block: Tensor) -> Tensor:
+        mean = block.mean(dim=0, keepdim=True)
+        _, _, vh = torch.linalg.svd(block - mean, full_matrices=False)
+        top = vh[:rank]
+        return F.normalize(mean + (block - mean) @ top.T @ top, dim=1)
+
+    return map_segments(project, embed, segment, num_segments)
 
 
 def segment_mean_pair_cosine(embed: Tensor, segment: Tensor,
@@ -129,6 +150,13 @@ def analyze_term(model, student_embed: Tensor, teacher_embed: Tensor,
                               shrink(student_embed, segment, num_segments,
                                      eps),
                               log_target), entropy_ratio(log_target)))
+    rank_collapsed = []
+    for rank in (*COLLAPSE_RANKS, teacher_embed.shape[1]):
+        log_target = target(
+            keep_top_directions(teacher_embed, segment, num_segments, rank))
+        s_top = keep_top_directions(student_embed, segment, num_segments, rank)
+        rank_collapsed.append(
+            (rank, loss(s_top, log_target), entropy_ratio(log_target)))
     log_target = target(teacher_embed)
     student = [
         (eps,
@@ -147,6 +175,13 @@ def analyze_term(model, student_embed: Tensor, teacher_embed: Tensor,
         student_pair_cos=segment_mean_pair_cosine(student_embed, segment,
                                                   num_segments),
         correlation=correlation(s_cos, t_cos, segment, num_segments),
+        teacher_rank=float(
+            per_segment(lambda b: effective_rank(b).reshape(1, 1),
+                        teacher_embed, segment, num_segments).mean()),
+        student_rank=float(
+            per_segment(lambda b: effective_rank(b).reshape(1, 1),
+                        student_embed, segment, num_segments).mean()),
+        rank_collapsed=rank_collapsed,
         collapsed=collapsed,
         student=student,
         best_student_eps=min(student, key=lambda item: item[1])[0])
@@ -218,6 +253,10 @@ def format_report(results: Sequence[Dict[str, dict]], tau_t: float,
             lines.append('  collapsed: ' +
                          ' | '.join(f'eps {e:g} loss {lo:.4f} H/logN {h:.3f}'
                                     for e, lo, h in r['collapsed']))
+            lines.append(f'  rank: teacher {r["teacher_rank"]:.1f} student '
+                         f'{r["student_rank"]:.1f}; top-r: ' +
+                         ' | '.join(f'r {k} loss {lo:.4f} H/logN {h:.3f}'
+                                    for k, lo, h in r['rank_collapsed']))
             lines.append('  student only: ' +
                          ' '.join(f'{e:g}:{lo:.4f}'
                                   for e, lo in r['student']) +

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from projects.DOS.dos.engine.hooks import (DOSDiagnosticsHook, DOSScheduleHook,
-                                           linear_warmup,
+                                           effective_rank, linear_warmup,
                                            prototype_diagnostics,
                                            softmap_diagnostics)
 from projects.DOS.dos.models.algorithms import CosineTeacherEMA
@@ -169,6 +169,14 @@ def test_softmap_diagnostics_formulas():
     assert flat['softmap_entropy_ratio'] == pytest.approx(1.0)
     assert flat['teacher_logit_spread'] == pytest.approx(0.0)
     assert flat['embedding_mean_cosine'] == pytest.approx(1.0)
+    assert flat['embedding_effective_rank'] == pytest.approx(1.0)
+    ranks = []
+    for rows in (segment == 0, segment == 1):
+        eigen = torch.linalg.svdvals(embed[rows] - embed[rows].mean(0))**2
+        p = eigen / eigen.sum()
+        ranks.append(torch.exp(-(p * p.clamp(min=1e-30).log()).sum()))
+    assert got['embedding_effective_rank'] == pytest.approx(
+        float(torch.stack(ranks).mean()), rel=1e-4)
     # Regression target: no softmap, the ratio is NaN.
     stats.pop('log_target')
     assert math.isnan(softmap_diagnostics(stats, 0.5)['softmap_entropy_ratio'])
@@ -192,7 +200,7 @@ def test_diagnostics_hook_logs_at_its_interval():
     assert hub.get_scalar('train/active_prototypes').current() == 3
     for name in ('usage_entropy', 'usage_kl_zipf', 'softmap_entropy_ratio',
                  'teacher_logit_spread', 'embedding_mean_cosine',
-                 'student_embedding_mean_cosine'):
+                 'student_embedding_mean_cosine', 'embedding_effective_rank'):
         assert math.isfinite(hub.get_scalar(f'train/{name}').current())
     with pytest.raises(ValueError, match='interval'):
         DOSDiagnosticsHook(interval=0)
@@ -335,5 +343,19 @@ def test_hooks_drive_a_real_dos_training_run(tmp_path):
     for name in ('usage_entropy', 'active_prototypes', 'usage_kl_zipf',
                  'coverage', 'agreement', 'loss_softmap',
                  'softmap_entropy_ratio', 'teacher_logit_spread',
-                 'embedding_mean_cosine', 'student_embedding_mean_cosine'):
+                 'embedding_mean_cosine', 'student_embedding_mean_cosine',
+                 'embedding_effective_rank'):
         assert math.isfinite(hub.get_scalar(f'train/{name}').current())
+
+
+def test_effective_rank_counts_the_directions_used():
+    gen = torch.Generator().manual_seed(0)
+    # Isotropic rows in 8 dimensions: close to 8; on a 2-D plane with equal
+    # spread: close to 2; one line: 1; identical rows: 1.
+    assert float(effective_rank(torch.randn(4000, 8, generator=gen))) > 7.8
+    plane = torch.zeros(4000, 8)
+    plane[:, :2] = torch.randn(4000, 2, generator=gen)
+    assert float(effective_rank(plane)) == pytest.approx(2.0, abs=0.05)
+    line = torch.randn(50, 1, generator=gen) * torch.ones(1, 8)
+    assert float(effective_rank(line)) == pytest.approx(1.0, abs=1e-4)
+    assert float(effective_rank(torch.ones(5, 8))) == 1.0

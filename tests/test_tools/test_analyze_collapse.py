@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from mmdet3d.registry import MODELS
 
+from projects.DOS.dos.engine.hooks import effective_rank
 from tests.test_models.test_algorithms.test_dos import tiny_dos_cfg
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,3 +65,34 @@ def test_a_collapsed_teacher_and_student_reach_zero_loss_with_tau_t():
         assert (losses[0.25] < losses[1.0]) == expect_cheaper
         assert -1 <= r['correlation'] <= 1
         assert r['best_student_eps'] in analyze_collapse.STUDENT_EPS
+
+
+def test_keep_top_directions_reduces_the_rank_and_keeps_all_of_it():
+    embed, segment = embeddings(spread=3.0), torch.tensor([0] * 20 + [1] * 30)
+    torch.testing.assert_close(
+        analyze_collapse.keep_top_directions(embed, segment, 2, 16), embed)
+    for rank in (1, 4):
+        out = analyze_collapse.keep_top_directions(embed, segment, 2, rank)
+        torch.testing.assert_close(out.norm(dim=1), torch.ones(50))
+        for rows in (segment == 0, segment == 1):
+            # Before renormalisation the rows span `rank` directions around
+            # the mean; the sphere bends them only a little out of it.
+            centred = out[rows] - out[rows].mean(dim=0)
+            singular = torch.linalg.svdvals(centred)
+            assert float(singular[rank:].sum() / singular.sum()) < 0.35
+            assert float(effective_rank(out[rows])) < float(
+                effective_rank(embed[rows]))
+
+
+def test_analyze_term_reports_ranks_and_top_r_losses():
+    torch.manual_seed(0)
+    segment = torch.tensor([0] * 20 + [1] * 30)
+    teacher = embeddings(2)
+    student = F.normalize(teacher + 0.1 * embeddings(1), dim=1)
+    model = MODELS.build(tiny_dos_cfg(teacher_spread=2.0))
+    r = analyze_collapse.analyze_term(model, student, teacher, segment, 2)
+    assert [k for k, _, _ in r['rank_collapsed']
+            ] == [*analyze_collapse.COLLAPSE_RANKS, 16]
+    assert 1 <= r['teacher_rank'] <= 16 and 1 <= r['student_rank'] <= 16
+    for _, loss, ratio in r['rank_collapsed']:
+        assert loss >= 0 and 0 < ratio <= 1 + 1e-6

@@ -1,6 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .dos_diagnostics_hook import (DOSDiagnosticsHook, prototype_diagnostics,
-                                   softmap_diagnostics)
+from .dos_diagnostics_hook import (DOSDiagnosticsHook, effective_rank,
+                                   prototype_diagnostics, softmap_diagnostics)
 from .dos_schedule_hook import DOSScheduleHook, linear_warmup
 from .random_state_hook import (RandomStateCheckpointHook,
                                 get_torch_random_state, set_torch_random_state)
@@ -8,5 +8,5 @@ from .random_state_hook import (RandomStateCheckpointHook,
 __all__ = [
     'DOSScheduleHook', 'DOSDiagnosticsHook', 'RandomStateCheckpointHook',
     'linear_warmup', 'prototype_diagnostics', 'softmap_diagnostics',
-    'get_torch_random_state', 'set_torch_random_state'
+    'effective_rank', 'get_torch_random_state', 'set_torch_random_state'
 ]
