@@ -92,12 +92,18 @@ def keep_top_directions(embed: Tensor, segment: Tensor, num_segments: int,
     return map_segments(project, embed, segment, num_segments)
 
 
+def segment_mean(stat: Callable[[Tensor], Tensor], embed: Tensor,
+                 segment: Tensor, num_segments: int) -> float:
+    """Mean over segments of a scalar statistic of their (n, D) rows."""
+    return float(
+        per_segment(lambda b: stat(b).reshape(1, 1), embed, segment,
+                    num_segments).mean())
+
+
 def segment_mean_pair_cosine(embed: Tensor, segment: Tensor,
                              num_segments: int) -> float:
     """Mean over segments of :func:`mean_pair_cosine`."""
-    return float(
-        per_segment(lambda b: mean_pair_cosine(b).reshape(1, 1), embed,
-                    segment, num_segments).mean())
+    return segment_mean(mean_pair_cosine, embed, segment, num_segments)
 
 
 def column_stat(fn: Callable[[Tensor], Tensor], values: Tensor,
@@ -142,21 +148,22 @@ def analyze_term(model, student_embed: Tensor, teacher_embed: Tensor,
             lambda b: -(b.exp() * b).sum(0) / math.log(b.shape[0]), log_target,
             segment, num_segments)
 
-    collapsed = []
-    for eps in COLLAPSE_EPS:
-        log_target = target(shrink(teacher_embed, segment, num_segments, eps))
-        collapsed.append((eps,
-                          loss(
-                              shrink(student_embed, segment, num_segments,
-                                     eps),
-                              log_target), entropy_ratio(log_target)))
-    rank_collapsed = []
-    for rank in (*COLLAPSE_RANKS, teacher_embed.shape[1]):
-        log_target = target(
-            keep_top_directions(teacher_embed, segment, num_segments, rank))
-        s_top = keep_top_directions(student_embed, segment, num_segments, rank)
-        rank_collapsed.append(
-            (rank, loss(s_top, log_target), entropy_ratio(log_target)))
+    def both_collapsed(collapse: Callable[..., Tensor],
+                       settings: Sequence) -> List[tuple]:
+        """(setting, loss, entropy ratio) with both embeddings collapsed by
+        ``collapse(embed, segment, num_segments, setting)``."""
+        rows = []
+        for setting in settings:
+            log_target = target(
+                collapse(teacher_embed, segment, num_segments, setting))
+            s_embed = collapse(student_embed, segment, num_segments, setting)
+            rows.append((setting, loss(s_embed,
+                                       log_target), entropy_ratio(log_target)))
+        return rows
+
+    collapsed = both_collapsed(shrink, COLLAPSE_EPS)
+    rank_collapsed = both_collapsed(keep_top_directions,
+                                    (*COLLAPSE_RANKS, teacher_embed.shape[1]))
     log_target = target(teacher_embed)
     student = [
         (eps,
@@ -175,12 +182,10 @@ def analyze_term(model, student_embed: Tensor, teacher_embed: Tensor,
         student_pair_cos=segment_mean_pair_cosine(student_embed, segment,
                                                   num_segments),
         correlation=correlation(s_cos, t_cos, segment, num_segments),
-        teacher_rank=float(
-            per_segment(lambda b: effective_rank(b).reshape(1, 1),
-                        teacher_embed, segment, num_segments).mean()),
-        student_rank=float(
-            per_segment(lambda b: effective_rank(b).reshape(1, 1),
-                        student_embed, segment, num_segments).mean()),
+        teacher_rank=segment_mean(effective_rank, teacher_embed, segment,
+                                  num_segments),
+        student_rank=segment_mean(effective_rank, student_embed, segment,
+                                  num_segments),
         rank_collapsed=rank_collapsed,
         collapsed=collapsed,
         student=student,

@@ -282,6 +282,7 @@ def format_rss(result: Dict[str, object]) -> str:
 
 
 def ratio(numerator: Optional[float], denominator: Optional[float]) -> float:
+    """``numerator / denominator``, NaN when either was not measured."""
     if numerator is None or denominator is None:
         return float('nan')
     return numerator / denominator
