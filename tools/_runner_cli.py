@@ -11,6 +11,7 @@ import os
 import os.path as osp
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -65,6 +66,22 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def close_distributed() -> None:
+    """Leave the process group together with the other ranks.
+
+    mmengine's Runner never destroys the process group it initialised, so
+    each rank would tear down its gloo/NCCL threads at interpreter exit, in
+    whatever order the ranks exit. With gloo, a rank still shutting down
+    while its peer has closed the connection aborts ("terminate called
+    without an active exception", SIGABRT), and torchrun then reports the
+    finished job as failed. A barrier followed by ``destroy_process_group``
+    on every rank ends the job cleanly. No-op without a process group.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def json_safe(metrics: dict) -> dict:
