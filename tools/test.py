@@ -12,7 +12,7 @@ import os.path as osp
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
 import mmengine
-from _runner_cli import (add_runner_args, build_runner, close_distributed,
+from _runner_cli import (add_runner_args, build_runner, end_distributed_job,
                          json_safe, load_config, parse_runner_args)
 from mmengine.config import ConfigDict
 
@@ -52,7 +52,7 @@ def main() -> None:
     if args.metrics_out:
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
         mmengine.dump(json_safe(metrics), args.metrics_out, indent=2)
-    close_distributed()
+    end_distributed_job()
 
 
 if __name__ == '__main__':

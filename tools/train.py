@@ -13,7 +13,7 @@ import logging
 import os.path as osp
 
 import _bootstrap  # noqa: F401  (repository root first on sys.path)
-from _runner_cli import (add_runner_args, build_runner, close_distributed,
+from _runner_cli import (add_runner_args, build_runner, end_distributed_job,
                          load_config, parse_runner_args)
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -102,11 +102,11 @@ def main() -> None:
 
     runner = build_runner(cfg)
     runner.train()
-    close_distributed()
     print_log(
         f'Training finished; checkpoints and logs are in '
         f'{osp.abspath(cfg.work_dir)}',
         logger='current')
+    end_distributed_job()
 
 
 if __name__ == '__main__':
