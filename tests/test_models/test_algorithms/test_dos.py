@@ -326,24 +326,6 @@ def test_cross_view_switch_and_loss_composition():
     assert full.item() != pytest.approx(same.item())
 
 
-def test_embedding_regularizer_adds_its_term_and_leaves_the_softmap_loss():
-    batch = make_batch()
-    plain = build()
-    regularised = build(
-        embedding_regularizer=dict(type='KoLeoLoss', loss_weight=0.5))
-    regularised.load_state_dict(plain.state_dict())
-    torch.manual_seed(3)
-    base = plain(batch, mode='loss')
-    torch.manual_seed(3)
-    losses = regularised(batch, mode='loss')
-    assert set(base) == {'loss_softmap'}
-    assert set(losses) == {'loss_softmap', 'loss_koleo'}
-    torch.testing.assert_close(losses['loss_softmap'], base['loss_softmap'])
-    assert torch.isfinite(losses['loss_koleo'])
-    sum(losses.values()).backward()
-    assert regularised.head.projector[0].weight.grad.abs().sum() > 0
-
-
 def test_a_few_training_iterations_reduce_the_loss():
     torch.manual_seed(0)
     model = build()

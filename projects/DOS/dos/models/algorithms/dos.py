@@ -160,11 +160,6 @@ class DOS(BaseModel):
         grid_size (float): Input voxel size in metres (0.05 outdoor, 0.02
             indoor); used only by ``'token_jitter'`` to re-voxelise jittered
             points. Defaults to 0.05.
-        embedding_regularizer (dict, optional): A loss on the student's head
-            embeddings at the supervised voxels of the same-view term, per
-            (scene, view), e.g. ``dict(type='KoLeoLoss', loss_weight=0.1)``;
-            logged under its ``loss_name``. Not in the paper; None (default)
-            adds nothing.
         data_preprocessor (dict | nn.Module, optional): Usually
             ``dict(type='DOSDataPreprocessor', ...)``.
         init_cfg (dict | list[dict], optional): Initialisation config.
@@ -183,7 +178,6 @@ class DOS(BaseModel):
                  ema: Optional[dict] = None,
                  mask_jitter: Optional[dict] = None,
                  grid_size: float = 0.05,
-                 embedding_regularizer: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if target not in TARGETS:
@@ -242,8 +236,6 @@ class DOS(BaseModel):
             if target == 'clustering' else 'points',
             **sinkhorn)
         self.criterion = MODELS.build(dict(type=TARGET_LOSSES[target]))
-        self.embedding_regularizer = (None if embedding_regularizer is None
-                                      else MODELS.build(embedding_regularizer))
         if target == 'regression':
             self.head.prototypes.requires_grad_(False)
 
@@ -290,8 +282,7 @@ class DOS(BaseModel):
         Returns:
             dict[str, Tensor]: ``loss_<target>`` (e.g. ``loss_softmap``), the
             paper's ``L = L_1 + L_2`` with ``L_a`` the mean of the same-view
-            and (if enabled) cross-view terms, averaged over scenes; and the
-            ``embedding_regularizer``'s term if one is set.
+            and (if enabled) cross-view terms, averaged over scenes.
         """
         # 1. Teacher = EMA of the student (updated before it is used).
         with torch.no_grad():
@@ -312,16 +303,10 @@ class DOS(BaseModel):
 
         # 5. L = L_1 + L_2 with L_a the mean of its terms, averaged over
         #    scenes; each term is a mean over the 2B segments, hence the 2.
-        losses = {f'loss_{self.target}': 2.0 * torch.stack(terms).mean()}
-        if self.embedding_regularizer is not None:
-            same_view = pairs.matches[0]
-            losses[self.embedding_regularizer.loss_name] = \
-                self.embedding_regularizer(
-                    pairs.student.embed[same_view.student],
-                    same_view.segment, pairs.num_segments)
+        loss = 2.0 * torch.stack(terms).mean()
         self._record_diagnostics(pairs.student, pairs.teacher[0],
                                  pairs.matches[0], targets[0])
-        return losses
+        return {f'loss_{self.target}': loss}
 
     def distillation_pairs(self, inputs: Dict[str,
                                               Tensor]) -> 'DistillationPairs':
