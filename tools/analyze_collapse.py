@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from _stages import load_config, use_config_registries
 from mmdet3d.registry import MODELS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, set_random_seed
 from torch import Tensor
 
 from projects.DOS.dos.engine.hooks.dos_diagnostics_hook import (
@@ -229,6 +229,9 @@ def analyze(config: str,
         persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=False))
     loader = iter(Runner.build_dataloader(loader_cfg, seed=0))
+    # The views' crops, rotations and masks are drawn from numpy and Python's
+    # generators: seed them so that two runs report on the same batches.
+    set_random_seed(0)
     results = []
     for _ in range(batches):
         data = model.data_preprocessor(next(loader), True)
