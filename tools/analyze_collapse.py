@@ -100,12 +100,6 @@ def segment_mean(stat: Callable[[Tensor], Tensor], embed: Tensor,
                     num_segments).mean())
 
 
-def segment_mean_pair_cosine(embed: Tensor, segment: Tensor,
-                             num_segments: int) -> float:
-    """Mean over segments of :func:`mean_pair_cosine`."""
-    return segment_mean(mean_pair_cosine, embed, segment, num_segments)
-
-
 def column_stat(fn: Callable[[Tensor], Tensor], values: Tensor,
                 segment: Tensor, num_segments: int) -> float:
     """Mean over segments and columns of a per-column statistic."""
@@ -177,10 +171,10 @@ def analyze_term(model, student_embed: Tensor, teacher_embed: Tensor,
                                    num_segments),
         student_spread=column_stat(std, s_cos / model.student_temp, segment,
                                    num_segments),
-        teacher_pair_cos=segment_mean_pair_cosine(teacher_embed, segment,
-                                                  num_segments),
-        student_pair_cos=segment_mean_pair_cosine(student_embed, segment,
-                                                  num_segments),
+        teacher_pair_cos=segment_mean(mean_pair_cosine, teacher_embed, segment,
+                                      num_segments),
+        student_pair_cos=segment_mean(mean_pair_cosine, student_embed, segment,
+                                      num_segments),
         correlation=correlation(s_cos, t_cos, segment, num_segments),
         teacher_rank=segment_mean(effective_rank, teacher_embed, segment,
                                   num_segments),

@@ -32,7 +32,8 @@ def test_shrink_keeps_unit_rows_and_reaches_the_mean_direction():
     torch.testing.assert_close(
         analyze_collapse.shrink(embed, segment, 2, 1.0), embed)
     flat = analyze_collapse.shrink(embed, segment, 2, 0.0)
-    assert analyze_collapse.segment_mean_pair_cosine(flat, segment, 2) > 0.9999
+    assert analyze_collapse.segment_mean(analyze_collapse.mean_pair_cosine,
+                                         flat, segment, 2) > 0.9999
 
 
 def test_mean_pair_cosine_equals_the_brute_force_mean():
@@ -43,7 +44,8 @@ def test_mean_pair_cosine_equals_the_brute_force_mean():
         cos = e @ e.T
         n = e.shape[0]
         expected.append((cos.sum() - n) / (n * (n - 1)))
-    got = analyze_collapse.segment_mean_pair_cosine(embed, segment, 2)
+    got = analyze_collapse.segment_mean(analyze_collapse.mean_pair_cosine,
+                                        embed, segment, 2)
     assert abs(got - float(torch.stack(expected).mean())) < 1e-5
 
 
