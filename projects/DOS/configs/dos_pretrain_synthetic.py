@@ -31,7 +31,7 @@
 # (16384), num_prototypes=256 22.02, the EMA teacher's backbone instead of
 # the student's (within 0.9 either way in five runs).
 # teacher_spread 3.0 / 1.5 at this 300-it. budget: 20.99 / 21.18 against
-# 21.07 (161 active prototypes at 1.5, so 2 stays the default).
+# 21.07 (1.5 keeps 161 active prototypes in the training log; 2 stays).
 _base_ = ['./dos_pretrain_nus.py']
 
 data_root = 'data/synthetic_nuscenes/'
